@@ -52,7 +52,7 @@ if (import.meta.main) {
     code = await main(Deno.args);
   } catch (e) {
     const known = e instanceof UsageError || e instanceof GpuUnavailableError || e instanceof GpuLostError ||
-      e instanceof GpuValidationError || (e instanceof Error && e.name === "UserError");
+      e instanceof GpuValidationError || (e instanceof Error && e.name === "DataError");
     console.error(`error: ${known ? (e as Error).message : (e as Error).stack ?? e}`);
     code = e instanceof UsageError ? 2 : 1;
   }
