@@ -7,11 +7,12 @@
  */
 import { type Command, helpText, parseCommandArgs, UsageError } from "./cli/command.ts";
 import { infoCommand } from "./cli/info.ts";
+import { trainCommand } from "./cli/train.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
 
-const commands: Command[] = [infoCommand];
+const commands: Command[] = [trainCommand, infoCommand];
 
 function overview(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
