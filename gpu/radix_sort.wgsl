@@ -1,0 +1,102 @@
+// One pass of a stable LSD radix sort on a 4-bit (or narrower) digit d = (key >> shift) & mask.
+//   histogram  per tile of TILE = WG * ITEMS elements, count each digit: hist[d * nblocks + tile]
+//   (the caller exclusive-scans hist, which then holds each (digit, tile) pair's first output position)
+//   scatter    each element goes to hist[d * nblocks + tile] + (elements of the tile before it with digit d),
+//              so equal digits keep their input order (stability)
+//
+// Buffers:
+//   keys_in   [>= n]              u32 read        keys of this pass
+//   hist      [16 * nblocks]      u32 read_write  digit-major counts (histogram) / scanned offsets (scatter)
+//   u         uniform             n, shift, mask, nblocks
+//   vals_in   [>= n]              u32 read        payload of this pass
+//   keys_out  [>= n]              u32 read_write  keys reordered by this pass's digit
+//   vals_out  [>= n]              u32 read_write  payload moved with the keys
+// Grid: linear (wid.x + wid.y * nwg.x), one workgroup per tile; thread li owns tile elements
+// [li * ITEMS, li * ITEMS + ITEMS).
+
+struct U {
+  n: u32,
+  shift: u32,
+  mask: u32,
+  nblocks: u32,
+}
+
+@group(0) @binding(0) var<storage, read> keys_in: array<u32>;
+@group(0) @binding(1) var<storage, read_write> hist: array<u32>;
+@group(0) @binding(2) var<uniform> u: U;
+@group(0) @binding(3) var<storage, read> vals_in: array<u32>;
+@group(0) @binding(4) var<storage, read_write> keys_out: array<u32>;
+@group(0) @binding(5) var<storage, read_write> vals_out: array<u32>;
+
+const WG: u32 = 256u;
+const ITEMS: u32 = 8u;
+const TILE: u32 = WG * ITEMS;
+const RADIX: u32 = 16u;
+
+var<workgroup> counts: array<atomic<u32>, RADIX>;
+// Per-thread digit counts, two 16-bit counters per word (word w holds digits 2w and 2w + 1), word-major.
+var<workgroup> packed_scan: array<u32, 2048>;  // 8 words * WG
+var<workgroup> digit_base: array<u32, RADIX>;
+
+@compute @workgroup_size(WG)
+fn histogram(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let b = wid.x + wid.y * nwg.x;
+  if (li < RADIX) { atomicStore(&counts[li], 0u); }
+  workgroupBarrier();
+  let base = b * TILE;
+  for (var j = 0u; j < ITEMS; j++) {
+    let i = base + j * WG + li;
+    if (i < u.n) { atomicAdd(&counts[(keys_in[i] >> u.shift) & u.mask], 1u); }
+  }
+  workgroupBarrier();
+  if (b < u.nblocks && li < RADIX) { hist[li * u.nblocks + b] = atomicLoad(&counts[li]); }
+}
+
+@compute @workgroup_size(WG)
+fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) li: u32) {
+  let b = wid.x + wid.y * nwg.x;
+  if (b >= u.nblocks) { return; }
+  let start = b * TILE + li * ITEMS;
+  var k: array<u32, ITEMS>;
+  var rank: array<u32, ITEMS>;
+  var own: array<u32, 8>;
+  for (var w = 0u; w < 8u; w++) { own[w] = 0u; }
+  for (var j = 0u; j < ITEMS; j++) {
+    let i = start + j;
+    if (i < u.n) {
+      k[j] = keys_in[i];
+      let d = (k[j] >> u.shift) & u.mask;
+      let s = (d & 1u) * 16u;
+      rank[j] = (own[d >> 1u] >> s) & 0xffffu;
+      own[d >> 1u] += 1u << s;
+    }
+  }
+  // Inclusive scan over threads of the packed counters (tile totals <= TILE < 2^16, so halves never carry).
+  for (var w = 0u; w < 8u; w++) { packed_scan[w * WG + li] = own[w]; }
+  if (li < RADIX) { digit_base[li] = hist[li * u.nblocks + b]; }
+  workgroupBarrier();
+  for (var off = 1u; off < WG; off = off << 1u) {
+    var t: array<u32, 8>;
+    for (var w = 0u; w < 8u; w++) {
+      t[w] = 0u;
+      if (li >= off) { t[w] = packed_scan[w * WG + li - off]; }
+    }
+    workgroupBarrier();
+    for (var w = 0u; w < 8u; w++) { packed_scan[w * WG + li] += t[w]; }
+    workgroupBarrier();
+  }
+  for (var j = 0u; j < ITEMS; j++) {
+    let i = start + j;
+    if (i < u.n) {
+      let d = (k[j] >> u.shift) & u.mask;
+      let s = (d & 1u) * 16u;
+      let w = d >> 1u;
+      let before = ((packed_scan[w * WG + li] - own[w]) >> s) & 0xffffu;
+      let pos = digit_base[d] + before + rank[j];
+      keys_out[pos] = k[j];
+      vals_out[pos] = vals_in[i];
+    }
+  }
+}
