@@ -1,0 +1,239 @@
+/**
+ * The differentiable Gaussian rasterizer (forward pass). Renders a batch of views of one set of Gaussians:
+ *
+ * 1. project (per view and Gaussian: 2D mean, conic, opacity, depth, radius, SH colour, tile rectangle, tile
+ *    count; culled entries count 0 and are tallied in `stats`),
+ * 2. depth keys (culls Gaussians with non-finite extra channels), stable radix sort of all entries by depth,
+ * 3. tile counts gathered in depth order, exclusive scan; the total number of pairs is read back (one 4-byte
+ *    readback per render, so buffers are sized exactly and nothing is ever dropped),
+ * 4. emit (tile, entry) pairs, stable radix sort by the key v * tiles + tile using only ceil(log2(V * tiles))
+ *    bits (entries keep depth order inside a tile), per-tile ranges,
+ * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory.
+ *
+ * Parameter tensors (all f32, flat): means [N, 3], quats [N, 4] (w, x, y, z; normalized inside), logScales
+ * [N, 3], opacityLogits [N], sh [N, (deg + 1)^2, 3] (index (n * K + k) * 3 + c), extras [N, C].
+ * Outputs: rgb [V, H, W, 3], extras [V, H, W, C] (channel-last like the loss module), aux [V, H, W, 4]
+ * (alpha, alpha-weighted depth sum — divide by alpha for the expected depth of the covered part —, final
+ * transmittance, tile-list entries walked up to the last contributor).
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { dispatch } from "../gpu/dispatch.ts";
+import { radixSort } from "../gpu/radix_sort.ts";
+import { exclusiveScan } from "../gpu/scan.ts";
+import { readBuffer, Tensor, TensorPool } from "../gpu/tensor.ts";
+import { type Camera, validateCamera } from "./camera.ts";
+import { type FrameInfo, frameInfo, frameUniform, kernelSource } from "./frame_uniform.ts";
+import { shCoeffCount } from "./sh.ts";
+import projectSrc from "./project.wgsl" with { type: "text" };
+import cullSrc from "./cull_keys.wgsl" with { type: "text" };
+import gatherSrc from "./gather_counts.wgsl" with { type: "text" };
+import emitSrc from "./emit_pairs.wgsl" with { type: "text" };
+import rangesSrc from "./tile_ranges.wgsl" with { type: "text" };
+import blendSrc from "./blend.wgsl" with { type: "text" };
+
+/** Largest number of extra channels. */
+export const MAX_EXTRA_CHANNELS = 32;
+const WG = 128;
+
+/** Fixed at rasterizer creation. */
+export interface RasterizerConfig {
+  /** SH degree 0..3. */
+  shDegree: number;
+  /** Extra per-Gaussian channels rendered like colour (0..32). */
+  extraChannels: number;
+  /** Background colour of the RGB output (extra channels have background 0). Default black. */
+  background?: readonly number[];
+}
+
+/** The Gaussian parameters of one render (the rasterizer only reads them). */
+export interface GaussianTensors {
+  count: number;
+  means: Tensor;
+  quats: Tensor;
+  logScales: Tensor;
+  opacityLogits: Tensor;
+  sh: Tensor;
+  /** [N, C]; required when extraChannels > 0. */
+  extras?: Tensor;
+}
+
+/** Result of a forward render; keeps what the backward pass needs until `destroy()`. */
+export interface RenderOutput {
+  frame: FrameInfo;
+  /** [V, H, W, 3] */
+  rgb: Tensor;
+  /** [V, H, W, C] (a 1-element dummy when C = 0) */
+  extras: Tensor;
+  /** [V, H, W, 4]: alpha, sum of weight * depth, final transmittance, entries walked. */
+  aux: Tensor;
+  /** u32 [4], summed over views: visible, culled non-finite, behind the near plane, off-image or degenerate. */
+  stats: Tensor;
+  /** Number of (tile, Gaussian) pairs rendered. */
+  pairs: number;
+  /** [V * N, 16] projected records (layout in gaussian_common.wgsl). */
+  proj: Tensor;
+  /** [P] entry index v * N + n of each tile-sorted pair. */
+  pairVals: Tensor;
+  /** [V * tiles, 2] pair range per tile. */
+  ranges: Tensor;
+  /** Releases every tensor of the output (back to the rasterizer's pool). */
+  destroy(): void;
+}
+
+/** Forward renderer; `backward` lives in rasterize_backward.ts and takes the same rasterizer. */
+export class GaussianRasterizer {
+  readonly gpu: Gpu;
+  readonly shDegree: number;
+  readonly shK: number;
+  readonly extraChannels: number;
+  readonly background: readonly number[];
+  readonly pool: TensorPool;
+  #dummy: Tensor;
+
+  constructor(gpu: Gpu, cfg: RasterizerConfig) {
+    this.gpu = gpu;
+    this.shDegree = cfg.shDegree;
+    this.shK = shCoeffCount(cfg.shDegree);
+    if (
+      !Number.isInteger(cfg.extraChannels) || cfg.extraChannels < 0 || cfg.extraChannels > MAX_EXTRA_CHANNELS
+    ) {
+      throw new Error(`extraChannels must be an integer in 0..${MAX_EXTRA_CHANNELS}`);
+    }
+    this.extraChannels = cfg.extraChannels;
+    this.background = cfg.background ?? [0, 0, 0];
+    this.pool = new TensorPool(gpu);
+    this.#dummy = Tensor.empty(gpu, [4], "f32", "raster.dummy");
+  }
+
+  /** Pipeline of a rasterizer kernel, specialized for this SH degree and channel count. */
+  pipeline(src: string, constants: Record<string, number> = {}, label = "raster"): GPUComputePipeline {
+    return this.gpu.pipeline(kernelSource(src), "main", {
+      SH_K: this.shK,
+      NC: this.extraChannels,
+      ...constants,
+    }, label);
+  }
+
+  /** A zero f32 tensor to bind where an optional buffer is absent. */
+  get dummy(): Tensor {
+    return this.#dummy;
+  }
+
+  /** Checks tensor sizes against the configuration and Gaussian count. */
+  validate(g: GaussianTensors): void {
+    const n = g.count;
+    const want: [string, Tensor | undefined, number][] = [
+      ["means", g.means, 3 * n],
+      ["quats", g.quats, 4 * n],
+      ["logScales", g.logScales, 3 * n],
+      ["opacityLogits", g.opacityLogits, n],
+      ["sh", g.sh, this.shK * 3 * n],
+    ];
+    if (this.extraChannels > 0) want.push(["extras", g.extras, this.extraChannels * n]);
+    for (const [name, t, size] of want) {
+      if (!t) throw new Error(`render: ${name} is required`);
+      if (t.size < size) throw new Error(`render: ${name} has ${t.size} elements, need ${size}`);
+    }
+  }
+
+  /** Renders `cameras` (one image size, at most 32 views) of the Gaussians. */
+  async render(g: GaussianTensors, cameras: readonly Camera[]): Promise<RenderOutput> {
+    this.validate(g);
+    cameras.forEach((c, i) => validateCamera(c, `camera ${i}`));
+    const gpu = this.gpu, pool = this.pool;
+    const f = frameInfo(g.count, cameras, this.background);
+    const V = f.views, N = g.count, M = V * N, C = this.extraChannels;
+    const tiles = V * f.tilesX * f.tilesY;
+    const px = V * f.height * f.width;
+    const extras = C > 0 ? g.extras! : this.#dummy;
+
+    const proj = pool.acquire([M, 16], "f32", "raster.proj");
+    const counts = pool.acquire([M], "u32", "raster.counts");
+    const reasons = pool.acquire([M], "u32", "raster.reasons");
+    const keys = pool.acquire([M], "u32", "raster.depthKeys");
+    const order = pool.acquire([M], "u32", "raster.depthOrder");
+    const stats = pool.acquire([4], "u32", "raster.stats");
+    dispatch(gpu, this.pipeline(projectSrc, { WG }, "raster.project"), {
+      bindings: [
+        g.means,
+        g.quats,
+        g.logScales,
+        g.opacityLogits,
+        g.sh,
+        proj,
+        counts,
+        reasons,
+        frameUniform(gpu, f, M),
+      ],
+      workgroups: Math.ceil(M / WG),
+    });
+    dispatch(gpu, this.pipeline(cullSrc, { WG }, "raster.cullKeys"), {
+      bindings: [proj, extras, counts, reasons, keys, order, stats, frameUniform(gpu, f, M)],
+      workgroups: Math.ceil(M / WG),
+    });
+    reasons.destroy();
+    radixSort(gpu, keys, order, { bits: 32, pool });
+    keys.destroy();
+    const sorted = pool.acquire([M + 1], "u32", "raster.sortedCounts");
+    dispatch(gpu, this.pipeline(gatherSrc, { WG }, "raster.gatherCounts"), {
+      bindings: [order, counts, sorted, frameUniform(gpu, f, M)],
+      workgroups: Math.ceil(M / WG),
+    });
+    counts.destroy();
+    const offsets = pool.acquire([M + 1], "u32", "raster.offsets");
+    exclusiveScan(gpu, sorted, offsets, { pool });
+    const total = new Uint32Array(await readBuffer(gpu, offsets.buffer, 4, M * 4))[0];
+
+    const pairKeys = pool.acquire([Math.max(total, 1)], "u32", "raster.pairKeys");
+    const pairVals = pool.acquire([Math.max(total, 1)], "u32", "raster.pairVals");
+    dispatch(gpu, this.pipeline(emitSrc, { WG }, "raster.emitPairs"), {
+      bindings: [proj, order, sorted, offsets, pairKeys, pairVals, frameUniform(gpu, f, M)],
+      workgroups: Math.ceil(M / WG),
+    });
+    order.destroy();
+    sorted.destroy();
+    offsets.destroy();
+    if (total > 1) {
+      radixSort(gpu, pairKeys, pairVals, {
+        count: total,
+        bits: Math.max(1, Math.ceil(Math.log2(tiles))),
+        pool,
+      });
+    }
+    const ranges = pool.acquire([tiles, 2], "u32", "raster.ranges");
+    dispatch(gpu, this.pipeline(rangesSrc, { WG }, "raster.tileRanges"), {
+      bindings: [pairKeys, ranges, frameUniform(gpu, f, total)],
+      workgroups: Math.ceil(total / WG),
+    });
+    pairKeys.destroy();
+
+    const rgb = pool.acquire([V, f.height, f.width, 3], "f32", "raster.rgb");
+    const outExtras = C > 0
+      ? pool.acquire([V, f.height, f.width, C], "f32", "raster.extras")
+      : pool.acquire([1]);
+    const aux = pool.acquire([V, f.height, f.width, 4], "f32", "raster.aux");
+    dispatch(gpu, this.pipeline(blendSrc, {}, "raster.blend"), {
+      bindings: [proj, pairVals, ranges, extras, rgb, outExtras, aux, frameUniform(gpu, f, px)],
+      workgroups: [f.tilesX, f.tilesY, V],
+    });
+    const owned = [proj, pairVals, ranges, rgb, outExtras, aux, stats];
+    return {
+      frame: f,
+      rgb,
+      extras: outExtras,
+      aux,
+      stats,
+      pairs: total,
+      proj,
+      pairVals,
+      ranges,
+      destroy: () => owned.forEach((t) => t.destroy()),
+    };
+  }
+
+  /** Frees pooled buffers and the dummy. */
+  destroy(): void {
+    this.pool.clear();
+    this.#dummy.destroy();
+  }
+}
