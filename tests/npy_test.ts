@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { npyToFloat32, readNpy, writeNpy } from "../data/npy.ts";
 import { DataError } from "../data/errors.ts";
+import { readNpz, readNpzKey, writeNpz } from "../data/npz.ts";
 import { Rng } from "../gpu/rng.ts";
 
 /** Builds a .npy file by hand (independent of writeNpy) with the given header dict text and body. */
@@ -90,4 +91,30 @@ Deno.test("npy bad input gives a DataError naming the file and problem", () => {
     /unsupported dtype/,
   );
   expect(rawNpy("{'nonsense': 1}", new Uint8Array(0)), /header/);
+});
+
+Deno.test("npz round trip (stored and deflated) and truncated npz", () => {
+  const rng = new Rng(9);
+  const expr = rng.floats(50);
+  const ids = Uint32Array.from({ length: 6 }, (_, i) => i * 3);
+  for (const compress of [false, true]) {
+    const bytes = writeNpz(
+      { expr: { data: expr, shape: [1, 50] }, ids: { data: ids, shape: [2, 3] } },
+      compress,
+    );
+    const all = readNpz(bytes, "f.npz");
+    assert.deepEqual([...all.keys()].sort(), ["expr", "ids"]);
+    const e = readNpzKey(bytes, "f.npz", "expr");
+    assert.deepEqual(e.shape, [1, 50]);
+    assert.deepEqual(e.data, expr);
+    assert.deepEqual(all.get("ids")!.data, ids);
+    assert.throws(() => readNpzKey(bytes, "f.npz", "pose"), /f\.npz: no array 'pose'/);
+    for (const cut of [bytes.length - 10, Math.floor(bytes.length / 2), 4]) {
+      assert.throws(() => readNpz(bytes.subarray(0, cut), "flame_param/00001.npz"), (err: unknown) => {
+        assert.ok(err instanceof DataError);
+        assert.match(err.message, /^flame_param\/00001\.npz: (truncated|empty)/);
+        return true;
+      });
+    }
+  }
 });
