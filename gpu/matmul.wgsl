@@ -1,0 +1,220 @@
+// Tiled f32 matrix multiply with a fused epilogue:
+//   C[M, N] = epilogue(op(A) · op(B))  for the k range of this split,
+//   epilogue(v) = ACT(v + (ACCUMULATE ? C : 0) + (HAS_BIAS ? bias[col] : 0)) * DACT'(Y[row, col])
+//
+// Buffers (all f32, row-major, tightly packed; every matrix starts at an element offset given in U):
+//   a    op(A) = A [M, K] (TRANS_A = false, row stride K) or Aᵀ where A is stored [K, M] (row stride M)
+//   b    op(B) = B [K, N] (TRANS_B = false, row stride N) or Bᵀ where B is stored [N, K] (row stride K)
+//   c    [M, N] read_write output (row stride N). With split-K (SPLITS > 1 dispatched along z), split s writes the
+//        raw partial product of k in [s * kPerSplit, (s + 1) * kPerSplit) to c[cOff + s * M * N + ...] and the
+//        epilogue is left to gpu/matmul_reduce.wgsl.
+//   bias [N] read (only read when HAS_BIAS)
+//   y    [M, N] read (only read when DACT != 0): saved output of activation DACT; the result is multiplied by
+//        that activation's derivative (backward through an activation, see gpu/activation.wgsl)
+// Uniform block U (4-byte words, see gpu/matmul.ts): M, N, K, aOff, bOff, cOff, biasOff, yOff, kPerSplit, beta.
+//
+// Grid: (ceil(N / BN), ceil(M / BM), splits); workgroup (WX, WY). Invocation (tx, ty) owns rows
+// 4 ty + {0..3} and BM / 2 + 4 ty + {0..3}, columns 4 tx + {0..3} and BN / 2 + 4 tx + {0..3} of the workgroup's
+// tile. The workgroup stages BK-deep slabs of op(A) and op(B) in workgroup memory, k-major (As[k][m], Bs[k][n],
+// as vec4 along m / n), zero-padded past the matrix edges.
+
+// Tile shape: each invocation owns an 8 x 8 block of C held in sixteen vec4 registers (written out, no arrays, so
+// the compiler keeps them in registers). WX, WY (workgroup size) and BK (slab depth) are override constants;
+// BM = 8 WY rows and BN = 8 WX columns per workgroup.
+override WX: u32 = 8u;
+override WY: u32 = 8u;
+override BK: u32 = 16u;
+override BM: u32 = 8u * WY;
+override BN: u32 = 8u * WX;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACCUMULATE: bool = false;
+override ACT: u32 = 0u;
+override DACT: u32 = 0u;
+override SPLIT: bool = false;
+
+struct U {
+  M: u32,
+  N: u32,
+  K: u32,
+  aOff: u32,
+  bOff: u32,
+  cOff: u32,
+  biasOff: u32,
+  yOff: u32,
+  kPerSplit: u32,
+  beta: f32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> y: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;
+
+
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
+
+// Applies the epilogue to four consecutive elements of row `row` starting at column `col` and stores them.
+fn store4(row: u32, col: u32, v: vec4<f32>, split: u32) {
+  let M = u.M;
+  let N = u.N;
+  if (row >= M) {
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    let cj = col + j;
+    if (cj >= N) {
+      return;
+    }
+    if (SPLIT) {
+      c[u.cOff + split * M * N + row * N + cj] = v[j];
+      continue;
+    }
+    let at = u.cOff + row * N + cj;
+    var x = v[j];
+    if (ACCUMULATE) {
+      x += c[at];
+    }
+    if (HAS_BIAS) {
+      x += bias[u.biasOff + cj];
+    }
+    x = act_apply(ACT, u.beta, x);
+    if (DACT != 0u) {
+      x *= act_grad_from_output(DACT, u.beta, y[u.yOff + row * N + cj]);
+    }
+    c[at] = x;
+  }
+}
+
+@compute @workgroup_size(WX, WY, 1)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let NT = WX * WY;
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+  let kBegin = wid.z * u.kPerSplit;
+  let kEnd = min(u.K, kBegin + u.kPerSplit);
+  let M = u.M;
+  let N = u.N;
+  let K = u.K;
+  let ha = BM / 4u;
+  let hb = BN / 4u;
+
+  var c00 = vec4<f32>(0.0);
+  var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0);
+  var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0);
+  var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0);
+  var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0);
+  var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0);
+  var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0);
+  var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0);
+  var c71 = vec4<f32>(0.0);
+
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
+    // Stage op(A)[m0 .. m0 + BM, k0 .. k0 + BK] as As[k][m / 4], one vec4 (four consecutive m) per step.
+    for (var idx = li; idx < BK * ha; idx += NT) {
+      var k: u32;
+      var m: u32;
+      if (TRANS_A) {
+        k = idx / ha;
+        m = 4u * (idx % ha);
+      } else {
+        m = 4u * (idx / BK);
+        k = idx % BK;
+      }
+      var v = vec4<f32>(0.0);
+      if (k0 + k < kEnd) {
+        for (var j = 0u; j < 4u; j++) {
+          if (m0 + m + j < M) {
+            if (TRANS_A) {
+              v[j] = a[u.aOff + (k0 + k) * M + m0 + m + j];
+            } else {
+              v[j] = a[u.aOff + (m0 + m + j) * K + k0 + k];
+            }
+          }
+        }
+      }
+      As[k * ha + m / 4u] = v;
+    }
+    // Stage op(B)[k0 .. k0 + BK, n0 .. n0 + BN] as Bs[k][n / 4].
+    for (var idx = li; idx < BK * hb; idx += NT) {
+      var k: u32;
+      var n: u32;
+      if (TRANS_B) {
+        n = 4u * (idx / BK);
+        k = idx % BK;
+      } else {
+        k = idx / hb;
+        n = 4u * (idx % hb);
+      }
+      var v = vec4<f32>(0.0);
+      if (k0 + k < kEnd) {
+        for (var j = 0u; j < 4u; j++) {
+          if (n0 + n + j < N) {
+            if (TRANS_B) {
+              v[j] = b[u.bOff + (n0 + n + j) * K + k0 + k];
+            } else {
+              v[j] = b[u.bOff + (k0 + k) * N + n0 + n + j];
+            }
+          }
+        }
+      }
+      Bs[k * hb + n / 4u] = v;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      let a0 = As[k * ha + lid.y];
+      let a1 = As[k * ha + WY + lid.y];
+      let b0 = Bs[k * hb + lid.x];
+      let b1 = Bs[k * hb + WX + lid.x];
+      c00 = fma(vec4<f32>(a0.x), b0, c00);
+      c01 = fma(vec4<f32>(a0.x), b1, c01);
+      c10 = fma(vec4<f32>(a0.y), b0, c10);
+      c11 = fma(vec4<f32>(a0.y), b1, c11);
+      c20 = fma(vec4<f32>(a0.z), b0, c20);
+      c21 = fma(vec4<f32>(a0.z), b1, c21);
+      c30 = fma(vec4<f32>(a0.w), b0, c30);
+      c31 = fma(vec4<f32>(a0.w), b1, c31);
+      c40 = fma(vec4<f32>(a1.x), b0, c40);
+      c41 = fma(vec4<f32>(a1.x), b1, c41);
+      c50 = fma(vec4<f32>(a1.y), b0, c50);
+      c51 = fma(vec4<f32>(a1.y), b1, c51);
+      c60 = fma(vec4<f32>(a1.z), b0, c60);
+      c61 = fma(vec4<f32>(a1.z), b1, c61);
+      c70 = fma(vec4<f32>(a1.w), b0, c70);
+      c71 = fma(vec4<f32>(a1.w), b1, c71);
+    }
+    workgroupBarrier();
+  }
+
+  store4(m0 + 4u * lid.y + 0u, n0 + 4u * lid.x, c00, wid.z);
+  store4(m0 + 4u * lid.y + 0u, n0 + BN / 2u + 4u * lid.x, c01, wid.z);
+  store4(m0 + 4u * lid.y + 1u, n0 + 4u * lid.x, c10, wid.z);
+  store4(m0 + 4u * lid.y + 1u, n0 + BN / 2u + 4u * lid.x, c11, wid.z);
+  store4(m0 + 4u * lid.y + 2u, n0 + 4u * lid.x, c20, wid.z);
+  store4(m0 + 4u * lid.y + 2u, n0 + BN / 2u + 4u * lid.x, c21, wid.z);
+  store4(m0 + 4u * lid.y + 3u, n0 + 4u * lid.x, c30, wid.z);
+  store4(m0 + 4u * lid.y + 3u, n0 + BN / 2u + 4u * lid.x, c31, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 0u, n0 + 4u * lid.x, c40, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 0u, n0 + BN / 2u + 4u * lid.x, c41, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 1u, n0 + 4u * lid.x, c50, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 1u, n0 + BN / 2u + 4u * lid.x, c51, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 2u, n0 + 4u * lid.x, c60, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 2u, n0 + BN / 2u + 4u * lid.x, c61, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 3u, n0 + 4u * lid.x, c70, wid.z);
+  store4(m0 + BM / 2u + 4u * lid.y + 3u, n0 + BN / 2u + 4u * lid.x, c71, wid.z);
+}
