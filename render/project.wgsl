@@ -45,11 +45,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let base = (n * SH_K + k) * 3u;
       col += b * vec3f(sh[base], sh[base + 1u], sh[base + 2u]);
     }
-    col = max(col + vec3f(0.5), vec3f(0.0));
+    // Checked before the clamp: max() may turn NaN into 0.
     if (!is_finite(opacity[n]) || !is_finite(col.x) || !is_finite(col.y) || !is_finite(col.z)) {
       p.ok = false;
       p.reason = 1u;
     }
+    col = max(col + vec3f(0.5), vec3f(0.0));
   }
   let base = i * PROJ_STRIDE;
   for (var k = 0u; k < PROJ_STRIDE; k++) { proj[base + k] = 0.0; }

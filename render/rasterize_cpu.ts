@@ -100,8 +100,8 @@ export function projectCpu(
     const b = shBasis(k, dir);
     for (let c = 0; c < 3; c++) color[c] += b * g.sh[(n * K + k) * 3 + c];
   }
-  for (let c = 0; c < 3; c++) color[c] = Math.max(color[c] + 0.5, 0);
   if (!Number.isFinite(op) || !color.every(Number.isFinite)) return 1;
+  for (let c = 0; c < 3; c++) color[c] = Math.max(color[c] + 0.5, 0);
   for (let c = 0; c < extraChannels; c++) if (!Number.isFinite(g.extras![n * extraChannels + c])) return 1;
   return {
     mean2d,

@@ -1,0 +1,142 @@
+/**
+ * Backward pass of the Gaussian rasterizer.
+ *
+ * 1. blend_backward_prep: per-pixel state (upstream colour gradient, final transmittance, last contributor and
+ *    the seed of the running "colour behind" sum, which folds in the background and dL/dalpha).
+ * 2. blend_backward: per-splat wavefront over each tile (see the kernel header); each (tile, entry) adds its
+ *    2D gradients once into a per-(view, Gaussian) buffer `grad2d` [V * N, 12] and its extra-channel gradients
+ *    into the caller's tensor, with a compare-and-swap loop on atomic<u32>.
+ * 3. Per Gaussian, looping over the views (one writer per element, no atomics): colour_backward (SH and the
+ *    view-direction part of the mean), geometry_backward (mean, quaternion, log-scales through the EWA
+ *    projection), opacity_backward (opacity logit and the density-control statistics).
+ *
+ * Gradients are ADDED to the tensors the caller passes (zero them first for a fresh gradient), in the parameter
+ * layouts of rasterizer.ts. `densify` [N, 4] accumulates per Gaussian: the NDC-space 2D mean gradient norm, the
+ * norm of the per-pixel absolute-value gradient sums (AbsGS variant), and the number of views in which it was
+ * visible (the fourth column is unused).
+ */
+import { dispatch } from "../gpu/dispatch.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { frameUniform } from "./frame_uniform.ts";
+import type { GaussianRasterizer, GaussianTensors, RenderOutput } from "./rasterizer.ts";
+import prepSrc from "./blend_backward_prep.wgsl" with { type: "text" };
+import blendBackSrc from "./blend_backward.wgsl" with { type: "text" };
+import colorBackSrc from "./color_backward.wgsl" with { type: "text" };
+import geometryBackSrc from "./geometry_backward.wgsl" with { type: "text" };
+import opacityBackSrc from "./opacity_backward.wgsl" with { type: "text" };
+
+const WG = 128;
+
+/** Upstream gradients of the render outputs. */
+export interface RenderGradients {
+  /** [V, H, W, 3] dL/dRGB. */
+  rgb: Tensor;
+  /** [V, H, W, C] dL/d(extra channels); omitted = zero. */
+  extras?: Tensor;
+  /** [V, H, W] dL/dalpha; omitted = zero. */
+  alpha?: Tensor;
+}
+
+/** Gradient tensors (same layouts as the parameters); results are added to their contents. */
+export interface GaussianGradients {
+  means: Tensor;
+  quats: Tensor;
+  logScales: Tensor;
+  opacityLogits: Tensor;
+  sh: Tensor;
+  /** Required when the rasterizer has extra channels. */
+  extras?: Tensor;
+  /** [N, 4] density-control statistics (optional). */
+  densify?: Tensor;
+}
+
+/**
+ * Records the backward pass of `out` (which must still be alive and rendered from `g`) into the shared encoder,
+ * adding the parameter gradients into `grads`.
+ */
+export function rasterizeBackward(
+  raster: GaussianRasterizer,
+  g: GaussianTensors,
+  out: RenderOutput,
+  up: RenderGradients,
+  grads: GaussianGradients,
+): void {
+  const gpu = raster.gpu, pool = raster.pool, f = out.frame;
+  const V = f.views, N = g.count, C = raster.extraChannels;
+  const px = V * f.height * f.width;
+  if (N !== f.gaussians) throw new Error("rasterizeBackward: Gaussian count differs from the render");
+  if (up.rgb.size !== px * 3) throw new Error(`rasterizeBackward: dRGB must have ${px * 3} elements`);
+  if (up.alpha && up.alpha.size !== px) throw new Error(`rasterizeBackward: dAlpha must have ${px} elements`);
+  if (C > 0 && up.extras && up.extras.size !== px * C) {
+    throw new Error(`rasterizeBackward: dExtras must have ${px * C} elements`);
+  }
+  if (C > 0 && (!grads.extras || grads.extras.size < N * C)) {
+    throw new Error(`rasterizeBackward: an extras gradient of ${N * C} elements is required`);
+  }
+  const sizes: [string, Tensor, number][] = [
+    ["means", grads.means, 3 * N],
+    ["quats", grads.quats, 4 * N],
+    ["logScales", grads.logScales, 3 * N],
+    ["opacityLogits", grads.opacityLogits, N],
+    ["sh", grads.sh, 3 * raster.shK * N],
+  ];
+  for (const [name, t, n] of sizes) {
+    if (t.size < n) throw new Error(`rasterizeBackward: gradient ${name} has ${t.size} elements, need ${n}`);
+  }
+
+  const state = pool.acquire([px, 8], "f32", "raster.pixelState");
+  const dAlpha = up.alpha ?? pool.acquire([px], "f32", "raster.zeroAlphaGrad");
+  dispatch(gpu, raster.pipeline(prepSrc, { WG }, "raster.blendBackwardPrep"), {
+    bindings: [out.aux, up.rgb, dAlpha, state, frameUniform(gpu, f, px)],
+    workgroups: Math.ceil(px / WG),
+  });
+  if (!up.alpha) dAlpha.destroy();
+
+  let dExtraImg = raster.dummy;
+  if (C > 0) dExtraImg = up.extras ?? pool.acquire([px * C], "f32", "raster.zeroExtraGrad");
+  const grad2d = pool.acquire([V * N, 12], "f32", "raster.grad2d");
+  const unusedExtraGrad = C > 0 ? null : pool.acquire([1], "f32", "raster.unusedExtraGrad");
+  dispatch(gpu, raster.pipeline(blendBackSrc, {}, "raster.blendBackward"), {
+    bindings: [
+      out.proj,
+      out.pairVals,
+      out.ranges,
+      state,
+      dExtraImg,
+      C > 0 ? g.extras! : raster.dummy,
+      grad2d,
+      unusedExtraGrad ?? grads.extras!,
+      frameUniform(gpu, f, px),
+    ],
+    workgroups: [f.tilesX, f.tilesY, V],
+  });
+  state.destroy();
+  unusedExtraGrad?.destroy();
+  if (C > 0 && !up.extras) dExtraImg.destroy();
+
+  const wg = Math.ceil(N / WG);
+  dispatch(gpu, raster.pipeline(colorBackSrc, { WG }, "raster.colorBackward"), {
+    bindings: [g.means, g.sh, grad2d, grads.means, grads.sh, frameUniform(gpu, f, N)],
+    workgroups: wg,
+  });
+  dispatch(gpu, raster.pipeline(geometryBackSrc, { WG }, "raster.geometryBackward"), {
+    bindings: [
+      g.means,
+      g.quats,
+      g.logScales,
+      grad2d,
+      grads.means,
+      grads.quats,
+      grads.logScales,
+      frameUniform(gpu, f, N),
+    ],
+    workgroups: wg,
+  });
+  const densify = grads.densify ?? pool.acquire([N, 4], "f32", "raster.unusedDensify");
+  dispatch(gpu, raster.pipeline(opacityBackSrc, { WG }, "raster.opacityBackward"), {
+    bindings: [g.opacityLogits, grad2d, out.proj, grads.opacityLogits, densify, frameUniform(gpu, f, N)],
+    workgroups: wg,
+  });
+  if (!grads.densify) densify.destroy();
+  grad2d.destroy();
+}
