@@ -161,3 +161,32 @@ export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
   }
   throw new DataError(file, "not a PNG or JPEG image (unrecognised file signature)");
 }
+
+/**
+ * Reads width and height from a PNG (IHDR) or JPEG (first SOFn marker) header without decoding pixels.
+ * Throws `DataError` when the header is missing, truncated or not PNG/JPEG.
+ */
+export function imageSize(bytes: Uint8Array, file: string): { width: number; height: number } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length === 0) throw new DataError(file, "image file is empty");
+  if (hasPngSignature(bytes)) {
+    if (bytes.length < 24) throw new DataError(file, "corrupt PNG (truncated header)");
+    return { width: v.getUint32(16), height: v.getUint32(20) };
+  }
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let p = 2;
+    while (p + 9 < bytes.length) {
+      if (bytes[p] !== 0xff) throw new DataError(file, "corrupt JPEG (bad marker)");
+      const m = bytes[p + 1];
+      if (m === 0xff) {
+        p++;
+        continue;
+      }
+      const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+      if (isSof) return { width: v.getUint16(p + 7), height: v.getUint16(p + 5) };
+      p += 2 + v.getUint16(p + 2);
+    }
+    throw new DataError(file, "corrupt JPEG (no frame header found)");
+  }
+  throw new DataError(file, "not a PNG or JPEG image (unrecognised file signature)");
+}

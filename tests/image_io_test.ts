@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encode as fastPngEncode } from "fast-png";
-import { decodeImage, encodeJpeg, encodePng } from "../data/image_io.ts";
+import { decodeImage, encodeJpeg, encodePng, imageSize } from "../data/image_io.ts";
 import { DataError } from "../data/errors.ts";
 import { Rng } from "../gpu/rng.ts";
 
@@ -96,4 +96,13 @@ Deno.test("corrupt and unsupported images give a DataError naming the file", () 
       return true;
     });
   }
+});
+
+Deno.test("imageSize reads PNG and JPEG headers", () => {
+  const png = encodePng(new Uint8Array(5 * 3 * 3), 5, 3, 3);
+  assert.deepEqual(imageSize(png, "a.png"), { width: 5, height: 3 });
+  const jpg = encodeJpeg(new Uint8Array(9 * 7 * 3), 9, 7, 3);
+  assert.deepEqual(imageSize(jpg, "a.jpg"), { width: 9, height: 7 });
+  assert.throws(() => imageSize(png.subarray(0, 12), "b.png"), /b\.png: corrupt PNG/);
+  assert.throws(() => imageSize(jpg.subarray(0, 8), "b.jpg"), /b\.jpg: corrupt JPEG/);
 });
