@@ -61,6 +61,17 @@ Deno.test("PNG 16-bit, gray, gray+alpha and palette decode to 8-bit RGB(A)", () 
   assert.deepEqual(Array.from(p.data), Array.from(idx).flatMap((i) => palette[i]));
 });
 
+Deno.test("PNG 1-bit gray unpacks padded rows", () => {
+  const packed = new Uint8Array([0b10110000, 0b01001000]); // 5x2: rows 10110 and 01001, padded to a byte
+  const img = decodeImage(
+    fastPngEncode({ width: 5, height: 2, data: packed, depth: 1, channels: 1 }),
+    "b.png",
+  );
+  assert.equal(img.channels, 3);
+  const red = Array.from(img.data).filter((_, i) => i % 3 === 0);
+  assert.deepEqual(red, [255, 0, 255, 255, 0, 0, 255, 0, 0, 255]);
+});
+
 Deno.test("JPEG decodes close to its source", () => {
   const w = 16, h = 16;
   const px = new Uint8Array(w * h * 3);
