@@ -37,6 +37,7 @@ var<workgroup> counts: array<atomic<u32>, RADIX>;
 // Per-thread digit counts, two 16-bit counters per word (word w holds digits 2w and 2w + 1), word-major.
 var<workgroup> packed_scan: array<u32, 2048>;  // 8 words * WG
 var<workgroup> digit_base: array<u32, RADIX>;
+var<workgroup> seg_total: array<u32, WG>;
 
 @compute @workgroup_size(WG)
 fn histogram(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -63,37 +64,57 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   var rank: array<u32, ITEMS>;
   var own: array<u32, 8>;
   for (var w = 0u; w < 8u; w++) { own[w] = 0u; }
+  // Counting without dynamic indexing of private arrays (which software rasterizers serialize).
   for (var j = 0u; j < ITEMS; j++) {
     let i = start + j;
+    var d = RADIX;  // past-the-end elements match no digit
     if (i < u.n) {
       k[j] = keys_in[i];
-      let d = (k[j] >> u.shift) & u.mask;
-      let s = (d & 1u) * 16u;
-      rank[j] = (own[d >> 1u] >> s) & 0xffffu;
-      own[d >> 1u] += 1u << s;
+      d = (k[j] >> u.shift) & u.mask;
     }
+    let s = (d & 1u) * 16u;
+    var r = 0u;
+    for (var w = 0u; w < 8u; w++) {
+      let hit = w == (d >> 1u);
+      r = select(r, (own[w] >> s) & 0xffffu, hit);
+      own[w] += select(0u, 1u << s, hit);
+    }
+    rank[j] = r;
   }
-  // Inclusive scan over threads of the packed counters (tile totals <= TILE < 2^16, so halves never carry).
+  // Exclusive scan over threads of the packed counters (tile totals <= TILE < 2^16, so halves never carry),
+  // raking: thread t scans 8 consecutive entries of word t / 32, one thread per word scans the 32 segment
+  // totals, then every thread adds its segment's offset. Four barriers instead of a log-step scan's sixteen.
   for (var w = 0u; w < 8u; w++) { packed_scan[w * WG + li] = own[w]; }
   if (li < RADIX) { digit_base[li] = hist[li * u.nblocks + b]; }
   workgroupBarrier();
-  for (var off = 1u; off < WG; off = off << 1u) {
-    var t: array<u32, 8>;
-    for (var w = 0u; w < 8u; w++) {
-      t[w] = 0u;
-      if (li >= off) { t[w] = packed_scan[w * WG + li - off]; }
-    }
-    workgroupBarrier();
-    for (var w = 0u; w < 8u; w++) { packed_scan[w * WG + li] += t[w]; }
-    workgroupBarrier();
+  let seg = li * 8u;  // word li / 32, threads (li % 32) * 8 .. + 8, since WG = 256
+  var run = 0u;
+  for (var j = 0u; j < 8u; j++) {
+    let x = packed_scan[seg + j];
+    packed_scan[seg + j] = run;
+    run += x;
   }
+  seg_total[li] = run;
+  workgroupBarrier();
+  if (li < 8u) {
+    var acc = 0u;
+    for (var j = 0u; j < 32u; j++) {
+      let x = seg_total[li * 32u + j];
+      seg_total[li * 32u + j] = acc;
+      acc += x;
+    }
+  }
+  workgroupBarrier();
+  let add = seg_total[li];
+  for (var j = 0u; j < 8u; j++) { packed_scan[seg + j] += add; }
+  workgroupBarrier();
   for (var j = 0u; j < ITEMS; j++) {
     let i = start + j;
     if (i < u.n) {
       let d = (k[j] >> u.shift) & u.mask;
       let s = (d & 1u) * 16u;
       let w = d >> 1u;
-      let before = ((packed_scan[w * WG + li] - own[w]) >> s) & 0xffffu;
+      let before = (packed_scan[w * WG + li] >> s) & 0xffffu;
       let pos = digit_base[d] + before + rank[j];
       keys_out[pos] = k[j];
       vals_out[pos] = vals_in[i];

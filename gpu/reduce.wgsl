@@ -25,6 +25,7 @@ const WG: u32 = 256u;
 const ITEMS: u32 = 8u;
 
 var<workgroup> part: array<f32, WG>;
+var<workgroup> seg: array<f32, 16>;
 
 fn identity() -> f32 {
   if (u.combine == 1u) { return bitcast<f32>(0xff800000u); }
@@ -55,11 +56,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var w = ITEMS / 2u; w > 0u; w = w / 2u) {
     for (var j = 0u; j < w; j++) { v[j] = comb(v[j], v[j + w]); }
   }
+  // Pairwise over the threads with few barriers (software rasterizers pay per barrier): 16 threads each reduce
+  // 16 partials as a tree, then thread 0 reduces those 16 as a tree.
   part[li] = v[0];
   workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] = comb(part[li], part[li + w]); }
-    workgroupBarrier();
+  if (li < 16u) {
+    var a: array<f32, 16>;
+    for (var j = 0u; j < 16u; j++) { a[j] = part[li * 16u + j]; }
+    for (var w = 8u; w > 0u; w = w / 2u) {
+      for (var j = 0u; j < w; j++) { a[j] = comb(a[j], a[j + w]); }
+    }
+    seg[li] = a[0];
+  }
+  workgroupBarrier();
+  if (li == 0u) {
+    var a: array<f32, 16>;
+    for (var j = 0u; j < 16u; j++) { a[j] = seg[j]; }
+    for (var w = 8u; w > 0u; w = w / 2u) {
+      for (var j = 0u; j < w; j++) { a[j] = comb(a[j], a[j + w]); }
+    }
+    part[0] = a[0];
   }
   if (li == 0u && (base < u.n || b == 0u)) { dst[u.out_offset + b] = part[0] * u.scale; }
 }

@@ -55,7 +55,7 @@ function scanLevel(
   const sums = temp(gpu, nb, pool, "scan block sums");
   temps.push(sums);
   if (nb > 1) {
-    dispatch(gpu, gpu.pipeline(src, "reduce_blocks", { WG }, "scan reduce_blocks"), {
+    dispatch(gpu, gpu.pipeline(src, "reduce_blocks", {}, "scan reduce_blocks"), {
       bindings: [srcT ?? dst, sums, uniforms(gpu, [n, 0])],
       workgroups: nb,
     });
@@ -63,12 +63,12 @@ function scanLevel(
   }
   const u = uniforms(gpu, [n, nb > 1 ? 1 : 0]);
   if (srcT) {
-    dispatch(gpu, gpu.pipeline(src, "scan_add", { WG }, "scan scan_add"), {
+    dispatch(gpu, gpu.pipeline(src, "scan_add", {}, "scan scan_add"), {
       bindings: [dst, sums, u, srcT],
       workgroups: nb,
     });
   } else {
-    dispatch(gpu, gpu.pipeline(src, "scan_add_inplace", { WG }, "scan scan_add_inplace"), {
+    dispatch(gpu, gpu.pipeline(src, "scan_add_inplace", {}, "scan scan_add_inplace"), {
       bindings: [dst, sums, u],
       workgroups: nb,
     });

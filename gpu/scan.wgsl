@@ -21,25 +21,39 @@ struct U {
 @group(0) @binding(2) var<uniform> u: U;
 @group(0) @binding(3) var<storage, read> src: array<u32>;
 
-override WG: u32 = 256u;
+const WG: u32 = 256u;
 const ITEMS: u32 = 8u;
 const BLOCK_MAX: u32 = 2048u;  // WG * ITEMS for WG <= 256
 
 var<workgroup> tile: array<u32, BLOCK_MAX>;
 var<workgroup> part: array<u32, 256>;
+var<workgroup> seg: array<u32, 16>;
 
-// Inclusive scan of one value per thread over the workgroup (Hillis-Steele), result for this thread.
+// Inclusive scan of one value per thread over the workgroup, result for this thread. Raking: 16 threads each
+// scan 16 consecutive values, one thread scans the 16 segment totals, then every thread adds its segment's
+// offset (3 barriers; a log-step scan needs 16, which software rasterizers pay dearly for). Needs WG = 256.
 fn wg_inclusive(li: u32, v: u32) -> u32 {
   part[li] = v;
   workgroupBarrier();
-  for (var off = 1u; off < WG; off = off << 1u) {
-    var t = 0u;
-    if (li >= off) { t = part[li - off]; }
-    workgroupBarrier();
-    part[li] = part[li] + t;
-    workgroupBarrier();
+  if (li < 16u) {
+    var acc = 0u;
+    for (var j = 0u; j < 16u; j++) {
+      acc += part[li * 16u + j];
+      part[li * 16u + j] = acc;
+    }
   }
-  return part[li];
+  workgroupBarrier();
+  if (li == 0u) {
+    var acc = 0u;
+    for (var j = 0u; j < 16u; j++) {
+      seg[j] = acc;
+      acc += part[j * 16u + 15u];
+    }
+  }
+  workgroupBarrier();
+  let r = part[li] + seg[li / 16u];
+  workgroupBarrier();  // `part` is reused by the next call
+  return r;
 }
 
 @compute @workgroup_size(WG)
