@@ -10,7 +10,7 @@
  * (`EXT_meshopt_compression`) are decoded with the `meshoptimizer` package.
  *
  * Writing: one mesh, one primitive (POSITION, COLOR_0, indices, one morph target with POSITION deltas per
- * blendshape), `extras.targetNames`, and the mouth vertex indices in `mesh.extras.npgaMouthVertices`.
+ * blendshape, stored as a sparse accessor when uncompressed), `extras.targetNames`, and the mouth vertex indices in `mesh.extras.npgaMouthVertices`.
  * With `{ compress: true }` the buffers are meshopt-compressed (lossless for float attributes).
  */
 import { Document, type Mesh, type Node, NodeIO, type Primitive } from "@gltf-transform/core";
@@ -47,7 +47,7 @@ export async function writeRigGlb(
   for (let k = 0; k < rig.deltas.length; k++) {
     const t = doc.createPrimitiveTarget(rig.blendshapeNames[k]).setAttribute(
       "POSITION",
-      acc("VEC3", rig.deltas[k]),
+      acc("VEC3", rig.deltas[k]).setSparse(!opts.compress),
     );
     prim.addTarget(t);
   }

@@ -190,7 +190,7 @@ function skinMasks(p: readonly number[]): SkinMasks {
     hair: hairMask(p),
     lids,
     blush: g2(ax - 0.045, y + 0.03, 0.016, 0.013) * front,
-    nostril: g2(ax - 0.0075, y + 0.036, 0.0028, 0.0018) * front,
+    nostril: 0.8 * g2(ax - 0.007, y + 0.037, 0.0022, 0.0014) * front,
     neck: smoothstep(-0.11, -0.14, y),
   };
 }

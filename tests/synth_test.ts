@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { DataError } from "../data/errors.ts";
+import { readRigGlb } from "../data/gltf_rig.ts";
+import { decodeImage } from "../data/image_io.ts";
+import { readNpy } from "../data/npy.ts";
+import { type SyntheticDatasetInfo, writeSyntheticDataset } from "../data/synth.ts";
+import { SYNTHETIC_BLENDSHAPES } from "../data/synthetic_head.ts";
+import { expressionSequence } from "../data/synthetic_head_capture.ts";
+import { testGpu } from "./helpers.ts";
+
+async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await listFiles(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+interface Transforms {
+  fl_x: number;
+  w: number;
+  h: number;
+  frames: {
+    file_path: string;
+    fg_mask_path: string;
+    transform_matrix: number[][];
+    timestep_index: number;
+    camera_index: number;
+  }[];
+}
+
+Deno.test("synth: small dataset has the documented layout and is byte-identical for the same seed", async () => {
+  const gpu = await testGpu();
+  const root = await Deno.makeTempDir({ prefix: "npga-synth-" });
+  try {
+    const opts = { cameras: 3, timesteps: 3, testTimesteps: 2, size: 32, seed: 9 };
+    await writeSyntheticDataset(gpu, { ...opts, out: `${root}/a` });
+    await writeSyntheticDataset(gpu, { ...opts, out: `${root}/b` });
+    const files = await listFiles(`${root}/a`);
+    assert.deepEqual(files, await listFiles(`${root}/b`));
+    for (const f of files) {
+      assert.deepEqual(
+        await Deno.readFile(`${root}/a/${f}`),
+        await Deno.readFile(`${root}/b/${f}`),
+        `${f} differs`,
+      );
+    }
+    assert.equal(files.filter((f) => f.startsWith("images/")).length, 3 * 5);
+    assert.equal(files.filter((f) => f.startsWith("fg_masks/")).length, 3 * 5);
+    assert.ok((await Array.fromAsync(Deno.readDir(root))).every((e) => !e.name.endsWith(".partial")));
+
+    const dir = `${root}/a`;
+    const info: SyntheticDatasetInfo = JSON.parse(await Deno.readTextFile(`${dir}/dataset.json`));
+    assert.deepEqual(info.blendshape_names, [...SYNTHETIC_BLENDSHAPES]);
+    assert.deepEqual(info.train_timesteps, [0, 3]);
+    assert.deepEqual(info.test_timesteps, [3, 5]);
+    const split = async (s: string): Promise<Transforms> =>
+      JSON.parse(await Deno.readTextFile(`${dir}/transforms_${s}.json`));
+    const [train, val, test] = [await split("train"), await split("val"), await split("test")];
+    const valCam = info.val_camera_indices[0];
+    assert.equal(train.frames.length, 2 * 3);
+    assert.equal(val.frames.length, 3);
+    assert.ok(val.frames.every((f) => f.camera_index === valCam && f.timestep_index < 3));
+    assert.ok(train.frames.every((f) => f.camera_index !== valCam && f.timestep_index < 3));
+    assert.equal(test.frames.length, 3 * 2);
+    assert.ok(test.frames.every((f) => f.timestep_index >= 3));
+    assert.equal(train.w, 32);
+    for (const f of train.frames) {
+      const m = f.transform_matrix;
+      assert.equal(m.length, 4);
+      assert.deepEqual(m[3], [0, 0, 0, 1]);
+      // OpenGL convention: the camera looks down -z, so its +z column points from the head to the camera.
+      const toCam = [m[0][3], m[1][3] + 0.005, m[2][3]];
+      assert.ok(m[0][2] * toCam[0] + m[1][2] * toCam[1] + m[2][2] * toCam[2] > 0.99);
+      const img = decodeImage(await Deno.readFile(`${dir}/${f.file_path}`), f.file_path);
+      assert.equal(img.width, 32);
+      assert.equal(img.channels, 4);
+      const mask = decodeImage(await Deno.readFile(`${dir}/${f.fg_mask_path}`), f.fg_mask_path);
+      assert.equal(mask.width, 32);
+    }
+
+    const expr = readNpy(await Deno.readFile(`${dir}/expressions.npy`), "expressions.npy");
+    assert.deepEqual(expr.shape, [5, SYNTHETIC_BLENDSHAPES.length]);
+    assert.equal(expr.dtype, "<f4");
+    const rig = await readRigGlb(await Deno.readFile(`${dir}/rig.glb`), "rig.glb");
+    assert.deepEqual(rig.blendshapeNames, [...SYNTHETIC_BLENDSHAPES]);
+    assert.deepEqual(Array.from(rig.mouthVertices), info.mouth_vertex_indices);
+
+    await assert.rejects(() => writeSyntheticDataset(gpu, { ...opts, out: dir }), DataError);
+    await writeSyntheticDataset(gpu, { ...opts, seed: 10, out: dir, force: true });
+    assert.notDeepEqual(
+      await Deno.readFile(`${dir}/expressions.npy`),
+      await Deno.readFile(`${root}/b/expressions.npy`),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("synth: expression sequence is smooth, in range, and reaches every blendshape at full strength", () => {
+  const K = SYNTHETIC_BLENDSHAPES.length, T = 120;
+  const seq = expressionSequence(T, SYNTHETIC_BLENDSHAPES, 3);
+  const peak = new Float32Array(K);
+  let maxStep = 0;
+  for (let t = 0; t < T; t++) {
+    for (let k = 0; k < K; k++) {
+      const v = seq[t * K + k];
+      assert.ok(v >= 0 && v <= 1, `weight ${v} out of range`);
+      peak[k] = Math.max(peak[k], v);
+      if (t > 0) maxStep = Math.max(maxStep, Math.abs(v - seq[(t - 1) * K + k]));
+    }
+  }
+  assert.ok(Math.min(...peak) >= 0.7, `every blendshape peaks >= 0.7 (min peak ${Math.min(...peak)})`);
+  assert.ok(maxStep < 0.6, `largest step between timesteps ${maxStep}`);
+  assert.deepEqual(expressionSequence(T, SYNTHETIC_BLENDSHAPES, 3), seq);
+});
