@@ -58,7 +58,9 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs | "he
     help: { type: "boolean", short: "h" },
   };
   for (const [name, o] of Object.entries(cmd.options)) {
-    options[name] = { type: o.type, short: o.short, multiple: o.multiple };
+    options[name] = { type: o.type };
+    if (o.short) options[name].short = o.short;
+    if (o.multiple) options[name].multiple = true;
   }
   let parsed;
   try {
