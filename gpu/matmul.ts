@@ -52,7 +52,8 @@ export interface MatmulArgs {
   splitK?: number | "auto";
 }
 
-interface Bound {
+/** A matrix bound as a buffer range plus the element offset of its first element inside that range. */
+export interface Bound {
   binding: Binding;
   /** Element offset of the matrix inside the bound range. */
   offset: number;
@@ -65,8 +66,11 @@ function tensorOf(m: MatArg): Tensor {
   return m instanceof Tensor ? m : m.tensor;
 }
 
-/** Binds elements [offset, offset + count) of `m` as a range aligned to the device's offset alignment. */
-function bindRange(gpu: Gpu, m: MatArg, count: number, what: string): Bound {
+/**
+ * Binds elements [offset, offset + count) of `m` as a range aligned to the device's offset alignment; throws a
+ * clear error when the range is over the storage binding limit.
+ */
+export function bindRange(gpu: Gpu, m: MatArg, count: number, what: string): Bound {
   const t = tensorOf(m);
   const offset = m instanceof Tensor ? 0 : m.offset ?? 0;
   if (!Number.isInteger(offset) || offset < 0 || offset + count > t.size) {
