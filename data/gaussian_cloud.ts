@@ -84,3 +84,33 @@ export function validateCloud(c: GaussianCloud, what: string): void {
     }
   }
 }
+
+/**
+ * Sign of each real SH basis function k = 0..15 (3DGS order) under (x, y, z) -> (x, -y, -z): the basis is a
+ * polynomial in the direction, so it either keeps or flips its sign.
+ */
+const SH_SIGN_ROT_X180 = [1, -1, -1, 1, -1, 1, 1, -1, 1, -1, 1, -1, -1, 1, -1, 1];
+
+/**
+ * Returns a copy of `c` rotated 180 degrees about the x axis: positions (x, -y, -z), quaternions (w, x, -y, -z),
+ * SH coefficients with the signs of the y/z-odd basis functions flipped; scales, opacities and features are
+ * unchanged. It converts between RUB (our world frame, SPZ) and RDF (x right, y down, z forward: the COLMAP
+ * frame that Niantic's spz tools and @playcanvas/splat-transform assume for 3DGS PLY files); it is its own
+ * inverse.
+ */
+export function rotateX180(c: GaussianCloud): GaussianCloud {
+  const k = shCoefficients(c.shDegree);
+  const means = c.means.slice();
+  const quats = c.quats.slice();
+  const sh = c.sh.slice();
+  for (let n = 0; n < c.count; n++) {
+    means[3 * n + 1] = -means[3 * n + 1];
+    means[3 * n + 2] = -means[3 * n + 2];
+    quats[4 * n + 2] = -quats[4 * n + 2];
+    quats[4 * n + 3] = -quats[4 * n + 3];
+    for (let i = 0; i < k; i++) {
+      for (let ch = 0; ch < 3; ch++) sh[(n * k + i) * 3 + ch] *= SH_SIGN_ROT_X180[i];
+    }
+  }
+  return { ...c, means, quats, logScales: c.logScales.slice(), opacityLogits: c.opacityLogits.slice(), sh };
+}
