@@ -7,13 +7,14 @@
  */
 import { type Command, helpText, parseCommandArgs, UsageError } from "./cli/command.ts";
 import { infoCommand } from "./cli/info.ts";
+import { synthCommand } from "./cli/synth.ts";
 import { importNersembleCommand } from "./cli/import.ts";
 import { trainCommand } from "./cli/train.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
 
-const commands: Command[] = [trainCommand, importNersembleCommand, infoCommand];
+const commands: Command[] = [trainCommand, synthCommand, importNersembleCommand, infoCommand];
 
 function overview(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
