@@ -12,7 +12,8 @@
  * carry no axis convention of their own: the reference trainer writes its (COLMAP) world frame as it is, and
  * viewers differ in what they assume (Niantic's spz tools treat PLY as RDF, i.e. y down, z forward, and flip y
  * and z when converting to SPZ; our world frame is RUB, so such a viewer shows our PLY upside down unless it is
- * rotated 180 degrees about x). The round trip writePly -> readPly is exact.
+ * rotated 180 degrees about x; `rotateX180` in gaussian_cloud.ts converts a cloud between the two frames, for
+ * export to such tools or import of a COLMAP-frame scene). The round trip writePly -> readPly is exact.
  */
 import { DataError } from "./errors.ts";
 import { type GaussianCloud, shCoefficients, validateCloud } from "./gaussian_cloud.ts";

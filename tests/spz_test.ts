@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { gunzipSync, gzipSync } from "fflate";
 import { readSpz, readSpzHeader, writeSpz } from "../data/spz.ts";
-import { type GaussianCloud, shCoefficients } from "../data/gaussian_cloud.ts";
+import { type GaussianCloud, rotateX180, shCoefficients } from "../data/gaussian_cloud.ts";
+import { plyPropertyNames, readPly, writePly } from "../data/ply.ts";
 import { DataError } from "../data/errors.ts";
 import { Rng } from "../gpu/rng.ts";
 import { maxAbsDiff } from "./helpers.ts";
@@ -240,4 +241,102 @@ Deno.test("SPZ bytes per Gaussian for SH degrees 0, 1, 3", () => {
     assert.ok(spz < raw, "gzip shrinks the streams");
   }
   console.log(`SPZ v3 on random clouds (worst case: no spatial coherence), N = ${n}\n  ${rows.join("\n  ")}`);
+});
+
+// ---- Independent reader: the @playcanvas/splat-transform CLI (npm), run through npx from the local cache. ----
+
+const SPLAT_TRANSFORM = ["--prefer-offline", "-y", "@playcanvas/splat-transform"];
+
+/** Runs splat-transform in `cwd`; returns its exit code and output (never throws). */
+async function splatTransform(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+  try {
+    const r = await new Deno.Command("npx", {
+      args: [...SPLAT_TRANSFORM, ...args],
+      cwd,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  } catch (e) {
+    return { code: -1, out: String(e) };
+  }
+}
+
+const probe = await splatTransform(["--version"]);
+if (probe.code !== 0) {
+  console.warn(
+    `SKIPPED the splat-transform checks: 'npx ${SPLAT_TRANSFORM.join(" ")}' cannot run here ` +
+      `(exit ${probe.code}): ${probe.out.slice(0, 200)}`,
+  );
+}
+
+/** Parses splat-transform's `-m` summary: row count and, per column, its nans and infs counts. */
+function parseSummary(text: string): { rows: number; columns: Map<string, [number, number]> } {
+  const rows = Number(/\*\*Row Count:\*\*\s*(\d+)/.exec(text)?.[1] ?? NaN);
+  const columns = new Map<string, [number, number]>();
+  for (const line of text.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    if (cells.length < 10 || cells[1] === "Column" || cells[1].startsWith("-")) continue;
+    columns.set(cells[1], [Number(cells[7]), Number(cells[8])]);
+  }
+  return { rows, columns };
+}
+
+Deno.test({
+  name: "splat-transform reads our PLY and SPZ files: summaries, conversions both ways, byte-identical SPZ",
+  ignore: probe.code !== 0,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "spz_test_" });
+    try {
+      await Promise.all([0, 1, 3].map(async (degree) => {
+        const n = 300;
+        const cloud = randomCloud(40 + degree, n, degree, 0.2);
+        const ply = `d${degree}.ply`, spz = `d${degree}.spz`;
+        await Deno.writeFile(`${dir}/${ply}`, writePly(cloud));
+        await Deno.writeFile(`${dir}/${spz}`, writeSpz(cloud));
+        // Per-column summaries: the expected count, every column present, no NaN or Inf.
+        const restCount = 3 * (shCoefficients(degree) - 1);
+        const cases: [string, boolean][] = [[ply, true], [spz, false]];
+        for (const [file, normals] of cases) {
+          const r = await splatTransform([file, "-m", "null"], dir);
+          assert.equal(r.code, 0, r.out);
+          const s = parseSummary(r.out);
+          assert.equal(s.rows, n, `${file} row count`);
+          const expected = plyPropertyNames(degree).filter((c) => normals || !["nx", "ny", "nz"].includes(c));
+          assert.deepEqual([...s.columns.keys()].sort(), expected.sort(), `${file} columns`);
+          assert.equal([...s.columns.keys()].filter((c) => c.startsWith("f_rest_")).length, restCount);
+          for (const [col, [nans, infs]] of s.columns) assert.ok(nans === 0 && infs === 0, `${file} ${col}`);
+        }
+        // Our SPZ -> their PLY: their decoder agrees with ours (they write PLY in RDF, hence rotateX180).
+        let r = await splatTransform(["-w", spz, `from_spz_${degree}.ply`], dir);
+        assert.equal(r.code, 0, r.out);
+        const theirs = rotateX180(readPly(await Deno.readFile(`${dir}/from_spz_${degree}.ply`), "their.ply"));
+        const ours = readSpz(await Deno.readFile(`${dir}/${spz}`), spz);
+        for (const key of ["means", "quats", "logScales", "sh"] as const) {
+          assert.ok(
+            maxAbsDiff(theirs[key], ours[key]) <= 1e-6,
+            `${key} ${maxAbsDiff(theirs[key], ours[key])}`,
+          );
+        }
+        assert.ok(maxAbsDiff(theirs.opacityLogits, ours.opacityLogits) <= 1e-5);
+        // Our PLY -> their SPZ v3: byte-identical (after gunzip) to ours for the same (RDF -> RUB) cloud.
+        r = await splatTransform(["-w", "--spz-version", "3", ply, `from_ply_${degree}.spz`], dir);
+        assert.equal(r.code, 0, r.out);
+        const theirSpz = await Deno.readFile(`${dir}/from_ply_${degree}.spz`);
+        assert.deepEqual(gunzipSync(theirSpz), gunzipSync(writeSpz(rotateX180(cloud))));
+        checkBounds(rotateX180(cloud), readSpz(theirSpz, "their.spz"), 12);
+        // Our PLY -> their PLY: the same values exactly.
+        r = await splatTransform(["-w", ply, `from_ply_${degree}.ply`], dir);
+        assert.equal(r.code, 0, r.out);
+        const back = readPly(await Deno.readFile(`${dir}/from_ply_${degree}.ply`), "their.ply");
+        for (const key of ["means", "quats", "logScales", "opacityLogits", "sh"] as const) {
+          assert.equal(maxAbsDiff(back[key], cloud[key]), 0, key);
+        }
+      }));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
