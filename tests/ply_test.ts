@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { plyPropertyNames, readPly, writePly } from "../data/ply.ts";
-import { type GaussianCloud, shCoefficients } from "../data/gaussian_cloud.ts";
+import { type GaussianCloud, rotateX180, shCoefficients, validateCloud } from "../data/gaussian_cloud.ts";
+import { shBasis } from "../render/sh.ts";
 import { DataError } from "../data/errors.ts";
 import { Rng } from "../gpu/rng.ts";
 
@@ -267,4 +268,72 @@ Deno.test("writePly rejects an inconsistent cloud", () => {
   const bad = randomCloud(6, 3, 0);
   bad.logScales[4] = Infinity;
   assert.throws(() => writePly(bad), /logScales\[4\] is not finite/);
+});
+
+/** Row-major 3x3 rotation matrix of the normalized quaternion (w, x, y, z) at q[4n..]. */
+function quatMatrix(q: Float32Array, n: number): number[] {
+  const len = Math.hypot(q[4 * n], q[4 * n + 1], q[4 * n + 2], q[4 * n + 3]);
+  const [w, x, y, z] = [0, 1, 2, 3].map((d) => q[4 * n + d] / len);
+  return [
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - w * z),
+    2 * (x * z + w * y),
+    2 * (x * y + w * z),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - w * x),
+    2 * (x * z - w * y),
+    2 * (y * z + w * x),
+    1 - 2 * (x * x + y * y),
+  ];
+}
+
+Deno.test("rotateX180 rotates means, covariances and view-dependent colour, and is its own inverse", () => {
+  const c = randomCloud(8, 20, 3);
+  const r = rotateX180(c);
+  assertSameCloud(rotateX180(r), c);
+  const flip = [1, -1, -1]; // R = diag(1, -1, -1)
+  const rng = new Rng(9);
+  for (let n = 0; n < c.count; n++) {
+    for (let d = 0; d < 3; d++) assert.equal(r.means[3 * n + d], flip[d] * c.means[3 * n + d]);
+    // Rotation matrices: M' = R M R (so the covariance M S^2 M^T becomes R Sigma R^T).
+    const m = quatMatrix(c.quats, n), m2 = quatMatrix(r.quats, n);
+    for (let i = 0; i < 9; i++) {
+      assert.ok(Math.abs(m2[i] - flip[Math.floor(i / 3)] * m[i] * flip[i % 3]) < 1e-6, `matrix ${i}`);
+    }
+    // Colour seen along d in the original equals colour seen along R d in the rotated cloud.
+    const dir = rng.normals(3);
+    const len = Math.hypot(dir[0], dir[1], dir[2]);
+    const v = [dir[0] / len, dir[1] / len, dir[2] / len];
+    const rv = v.map((x, i) => flip[i] * x);
+    for (let ch = 0; ch < 3; ch++) {
+      let a = 0, b = 0;
+      for (let k = 0; k < 16; k++) {
+        a += shBasis(k, v) * c.sh[(n * 16 + k) * 3 + ch];
+        b += shBasis(k, rv) * r.sh[(n * 16 + k) * 3 + ch];
+      }
+      assert.ok(Math.abs(a - b) < 1e-5, `colour of Gaussian ${n} channel ${ch}`);
+    }
+  }
+});
+
+Deno.test("validateCloud names the inconsistent array", () => {
+  const c = randomCloud(7, 4, 2);
+  validateCloud(c, "ok");
+  assert.throws(() => validateCloud({ ...c, shDegree: 4 }, "c"), /SH degree must be 0, 1, 2 or 3/);
+  assert.throws(() => validateCloud({ ...c, count: 1.5 }, "c"), /count/);
+  assert.throws(
+    () => validateCloud({ ...c, quats: new Float32Array(15) }, "c"),
+    /quats has 15 values, expected 16/,
+  );
+  assert.throws(() => validateCloud({ ...c, features: new Float32Array(8) }, "c"), /featureDim/);
+  validateCloud({ ...c, features: new Float32Array(8), featureDim: 2 }, "ok");
+  assert.throws(
+    () => validateCloud({ ...c, features: new Float32Array(8), featureDim: 3 }, "c"),
+    /features has 8 values, expected 12/,
+  );
+  const nan = { ...c, opacityLogits: Float32Array.from([0, 1, NaN, 2]) };
+  assert.throws(
+    () => validateCloud(nan, "c"),
+    (e: unknown) => e instanceof DataError && /Gaussian 2/.test(e.message),
+  );
 });
