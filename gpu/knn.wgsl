@@ -60,6 +60,8 @@ fn visit_cell(cell: u32, self_idx: u32, p: vec3f, k: u32) {
   let e = cell_start[cell + 1u];
   for (var j = s; j < e; j++) {
     let q = sorted[j];
+    // A cell lists its points by increasing index: once k exact duplicates are held, later ones cannot win a tie.
+    if (best_d[k - 1u] == 0.0 && q > best_i[k - 1u]) { break; }
     if (q == self_idx) { continue; }
     let d = point(q) - p;
     let d2 = dot(d, d);
@@ -95,7 +97,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     best_i[t] = NONE;
   }
   let maxdim = max(dims.x, max(dims.y, dims.z));
-  let slack = g.h * (1e-3 + 1e-6 * f32(maxdim));
+  // Rounding allowance for cell boundaries (relative to the grid size and to far-out points' coordinates).
+  let apl = abs(pl);
+  let slack = g.h * (1e-3 + 1e-6 * f32(maxdim)) + 1e-6 * max(apl.x, max(apl.y, apl.z));
   for (var r = 0; r <= maxdim; r++) {
     let z0 = max(c.z - r, 0);
     let z1 = min(c.z + r, dims.z - 1);

@@ -1,6 +1,10 @@
 // Uniform grid for the k-nearest-neighbour search.
-//   setup      (one workgroup) bounding box of the points, then cubic cells of side h with at most max_cells
-//              cells in total: dims = floor(extent / h) + 1 per axis, h grown by 1.25x until the product fits.
+//   setup      (one workgroup) per axis, the box between the 0.2% and 99.8% quantiles of the points (from a
+//              256-bin histogram over the bounding box clipped to mean +- 4 standard deviations), then cubic
+//              cells of side h with at most max_cells cells in total: dims = floor(extent / h) + 1 per axis,
+//              h grown by 1.25x until the product fits. Points outside the box go to the edge cells.
+//              Loops over all points three times per invocation: software Vulkan (lavapipe) stops any
+//              invocation after 65,535 loop iterations, so there n must stay below about 5M.
 //   cell_keys  keys[i] = linear cell of point i (x fastest), vals[i] = i, counts[cell] += 1 (atomic)
 //
 // Buffers:
@@ -10,7 +14,7 @@
 //   keys    [n]               u32 read_write  cell id per point (cell_keys)
 //   vals    [n]               u32 read_write  point index (cell_keys)
 //   counts  [max_cells + 1]   u32 atomic      points per cell, zero on entry (cell_keys)
-// Cell of a point p: c = min(floor((p - lo) / h), dims - 1) per axis, id = (c.z * dims.y + c.y) * dims.x + c.x.
+// Cell of a point p: c = clamp(floor((p - lo) / h), 0, dims - 1) per axis, id = (c.z * dims.y + c.y) * dims.x + c.x.
 // Grid: setup is one workgroup; cell_keys is linear (wid.x + wid.y * nwg.x), one invocation per point.
 
 struct Grid {
@@ -36,6 +40,11 @@ const WG: u32 = 256u;
 
 var<workgroup> lo_s: array<vec3f, WG>;
 var<workgroup> hi_s: array<vec3f, WG>;
+var<workgroup> sum_s: array<vec3f, WG>;
+const BINS: u32 = 256u;
+var<workgroup> hist: array<atomic<u32>, 768>;  // 3 * BINS
+var<workgroup> box_lo: array<f32, 3>;
+var<workgroup> box_hi: array<f32, 3>;
 
 fn point(i: u32) -> vec3f {
   return vec3f(points[3u * i], points[3u * i + 1u], points[3u * i + 2u]);
@@ -46,24 +55,77 @@ fn setup(@builtin(local_invocation_index) li: u32) {
   let big = 3.0e38;
   var lo = vec3f(big);
   var hi = vec3f(-big);
+  var sum = vec3f(0.0);
   for (var i = li; i < u.n; i += WG) {
     let p = point(i);
     lo = min(lo, p);
     hi = max(hi, p);
+    sum += p;
   }
   lo_s[li] = lo;
   hi_s[li] = hi;
+  sum_s[li] = sum;
   workgroupBarrier();
   for (var w = WG / 2u; w > 0u; w = w / 2u) {
     if (li < w) {
       lo_s[li] = min(lo_s[li], lo_s[li + w]);
       hi_s[li] = max(hi_s[li], hi_s[li + w]);
+      sum_s[li] += sum_s[li + w];
     }
     workgroupBarrier();
   }
+  // Second pass: spread around the mean (two passes avoid the cancellation of sum(p^2) - n mean^2).
+  let mean = sum_s[0] / f32(u.n);
+  workgroupBarrier();
+  var sq = vec3f(0.0);
+  for (var i = li; i < u.n; i += WG) {
+    let d = point(i) - mean;
+    sq += d * d;
+  }
+  sum_s[li] = sq;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w = w / 2u) {
+    if (li < w) { sum_s[li] += sum_s[li + w]; }
+    workgroupBarrier();
+  }
+  // Third pass: per-axis histogram over the bounding box clipped to mean +- 4 standard deviations, to find the
+  // 0.2% and 99.8% quantiles. The grid spans the box between those quantiles, so far outliers (floaters) and heavy
+  // tails do not make the cells so large that the bulk of the points shares a handful of them. Points outside fall
+  // into the edge cells, which the search treats as unbounded outwards, so the result stays exact.
+  let sd = sqrt(sum_s[0] / f32(u.n));
+  let a = max(lo_s[0], mean - 4.0 * sd);
+  let b = max(min(hi_s[0], mean + 4.0 * sd), a);
+  let bins = f32(BINS);
+  let scale = select(vec3f(0.0), bins / (b - a), b > a);
+  for (var i = li; i < u.n; i += WG) {
+    let t = vec3u(clamp((point(i) - a) * scale, vec3f(0.0), vec3f(bins - 1.0)));
+    atomicAdd(&hist[t.x], 1u);
+    atomicAdd(&hist[BINS + t.y], 1u);
+    atomicAdd(&hist[2u * BINS + t.z], 1u);
+  }
+  workgroupBarrier();
+  if (li < 3u) {
+    let tail = u.n / 500u;
+    let w = (b[li] - a[li]) / bins;
+    var lo_bin = 0u;
+    var acc = 0u;
+    for (var j = 0u; j < BINS; j++) {
+      acc += atomicLoad(&hist[li * BINS + j]);
+      if (acc > tail) { lo_bin = j; break; }
+    }
+    var hi_bin = BINS - 1u;
+    acc = 0u;
+    for (var j = BINS - 1u; j > 0u; j--) {
+      acc += atomicLoad(&hist[li * BINS + j]);
+      if (acc > tail) { hi_bin = j; break; }
+    }
+    box_lo[li] = max(lo_s[0][li], a[li] + f32(lo_bin) * w);
+    box_hi[li] = max(min(hi_s[0][li], a[li] + f32(hi_bin + 1u) * w), box_lo[li]);
+  }
+  workgroupBarrier();
   if (li != 0u) { return; }
-  let lo0 = lo_s[0];
-  let e = max(hi_s[0] - lo0, vec3f(0.0));
+  let lo0 = vec3f(box_lo[0], box_lo[1], box_lo[2]);
+  let e = max(vec3f(box_hi[0], box_hi[1], box_hi[2]) - lo0, vec3f(0.0));
   let m = max(e.x, max(e.y, e.z));
   var h = 1.0;
   var dims = vec3u(1u);

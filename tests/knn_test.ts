@@ -71,6 +71,7 @@ Deno.test("knn: duplicates, all-identical points, a plane, a line, and a far-off
   await checkKnn(dup, 16, "40 sites x 17-18 copies");
   await checkKnn(dup.slice(0, 3 * 300), 8, "duplicates k=8");
   await checkKnn(new Float32Array(3 * 50).fill(0.25), 8, "all identical");
+  await checkKnn(new Float32Array(3 * 70000).fill(-2), 16, "70k identical", [0, 1, 5, 16, 17, 69999]);
   const plane = uniformCloud(rng, 1500);
   for (let i = 0; i < 1500; i++) plane[3 * i + 2] = 0.5;
   await checkKnn(plane, 8, "plane z = 0.5");
@@ -95,6 +96,18 @@ Deno.test("knn: clustered points with outliers match brute force", async () => {
   for (let i = 0; i < 10; i++) pts.set([rng.uniform(-100, 100), rng.uniform(-100, 100), 200], 3 * i);
   await checkKnn(pts, 16, "clusters k=16");
   await checkKnn(pts, 3, "clusters k=3");
+});
+
+Deno.test("knn: a dense cluster with far floaters stays exact (and fast: the grid ignores the outliers)", async () => {
+  const rng = new Rng(46);
+  const n = 20000;
+  const pts = new Float32Array(3 * n);
+  for (let i = 0; i < 3 * n; i++) pts[i] = 0.05 * rng.normal();
+  for (let i = 0; i < 20; i++) {
+    pts.set([rng.uniform(-50, 50), rng.uniform(-50, 50), rng.uniform(-50, 50)], 3 * i);
+  }
+  const qs = [...Array.from({ length: 20 }, (_, i) => i), ...Array.from({ length: 200 }, () => rng.int(n))];
+  await checkKnn(pts, 16, "cluster + floaters", qs);
 });
 
 Deno.test("knn: 30k uniform points, brute force on a sample of queries", async () => {
