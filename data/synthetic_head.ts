@@ -190,7 +190,7 @@ function skinMasks(p: readonly number[]): SkinMasks {
     hair: hairMask(p),
     lids,
     blush: g2(ax - 0.045, y + 0.03, 0.016, 0.013) * front,
-    nostril: 0.8 * g2(ax - 0.007, y + 0.037, 0.0022, 0.0014) * front,
+    nostril: 0.45 * g2(ax - 0.007, y + 0.0375, 0.002, 0.0012) * front,
     neck: smoothstep(-0.11, -0.14, y),
   };
 }

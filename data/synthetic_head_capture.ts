@@ -61,7 +61,8 @@ function partner(name: string): string | null {
 /**
  * A smooth sequence of T expression codes over the blendshapes `names` ([T, K] float32, weights in [0, 1]).
  * Keyframes every `spacing` steps: each features one blendshape at 0.75..1 (cycling through all of them in a
- * seeded order), often with its left/right partner and one or two others at lower weight; every fourth keyframe
+ * seeded order, so T >= spacing * K covers every one), often with its left/right partner, the jaw opening and
+ * one or two others at lower weight; every fourth keyframe
  * is extreme (three or four shapes near 1) and some are neutral. Between keyframes the weights follow a cosine
  * ease, so the sequence is C1-smooth.
  */
@@ -87,6 +88,8 @@ export function expressionSequence(
       w[primary] = rng.uniform(0.75, 1);
       const p = partner(names[primary]);
       if (p && rng.next() < 0.6) w[names.indexOf(p)] = w[primary] * rng.uniform(0.7, 1);
+      const jaw = names.indexOf("jawOpen");
+      if (jaw >= 0 && rng.next() < 0.3) w[jaw] = Math.max(w[jaw], rng.uniform(0.3, 1));
       const extra = q % 4 === 3 ? 2 + rng.int(2) : rng.int(3);
       for (let x = 0; x < extra; x++) {
         const k = rng.int(K);

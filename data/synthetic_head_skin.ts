@@ -28,14 +28,14 @@ const PROFILE: readonly (readonly number[])[] = [
   [0.1, 0.062, 0.066, 0.076],
   [0.065, 0.075, 0.085, 0.096],
   [0.025, 0.078, 0.092, 0.1],
-  [-0.015, 0.076, 0.095, 0.094],
-  [-0.05, 0.066, 0.092, 0.078],
-  [-0.085, 0.052, 0.085, 0.062],
-  [-0.108, 0.044, 0.07, 0.054],
-  [-0.125, 0.044, 0.05, 0.052],
-  [-0.15, 0.047, 0.047, 0.053],
-  [-0.2, 0.052, 0.05, 0.056],
-  [-0.228, 0.058, 0.056, 0.062],
+  [-0.015, 0.077, 0.095, 0.094],
+  [-0.05, 0.07, 0.092, 0.08],
+  [-0.085, 0.059, 0.085, 0.066],
+  [-0.108, 0.05, 0.07, 0.058],
+  [-0.125, 0.052, 0.054, 0.056],
+  [-0.15, 0.055, 0.052, 0.058],
+  [-0.2, 0.058, 0.054, 0.06],
+  [-0.228, 0.062, 0.058, 0.064],
   [-0.24, 0, 0, 0],
 ];
 
@@ -108,7 +108,7 @@ export function hairMask(p: readonly number[]): number {
   const a = Math.atan2(p[0], p[2]) / Math.PI; // 0 front, +-1 back
   const line = 0.072 - 0.16 * smoothstep(0.25, 1.0, Math.abs(a)) + 0.012 * Math.cos(a * 9);
   const sideburn = 0.035 * smoothstep(0.3, 0.5, Math.abs(a)) * smoothstep(0.75, 0.55, Math.abs(a));
-  return smoothstep(line - sideburn - 0.004, line - sideburn + 0.006, p[1]);
+  return smoothstep(line - sideburn - 0.008, line - sideburn + 0.008, p[1]);
 }
 
 /** Expression parameters the skin geometry understands (blendshape name -> weight). */
@@ -127,8 +127,8 @@ function faceRelief(x: number, y: number): number {
   dz += 0.005 * g2(ax - 0.031, y - 0.032, 0.018, 0.006); // brow ridge
   dz += 0.004 * g2(ax - 0.047, y + 0.014, 0.014, 0.01); // cheekbones
   const lipShape = Math.exp(-0.5 * (x / 0.017) ** 4);
-  dz += 0.0055 * lipShape * g2(0, y - (MOUTH_Y + 0.005), 1, 0.0045); // upper lip
-  dz += 0.0065 * lipShape * g2(0, y - (MOUTH_Y - 0.0065), 1, 0.0055); // lower lip
+  dz += 0.0042 * lipShape * g2(0, y - (MOUTH_Y + 0.005), 1, 0.0045); // upper lip
+  dz += 0.005 * lipShape * g2(0, y - (MOUTH_Y - 0.0065), 1, 0.0055); // lower lip
   dz += 0.002 * g2(x, y - (MOUTH_Y + 0.014), 0.004, 0.005); // philtrum columns
   dz -= 0.003 * g2(ax - MOUTH_HALF_WIDTH, y - MOUTH_Y, 0.004, 0.004); // mouth corners
   dz -= 0.004 * g2(x, y - (MOUTH_Y - 0.02), 0.02, 0.005); // mentolabial sulcus
