@@ -279,15 +279,14 @@ Deno.test("SPZ bytes per Gaussian for SH degrees 0, 1, 3", () => {
   assert.equal(readSpz(writeSpz(empty), "empty.spz").count, 0);
 });
 
-// ---- Independent reader: the @playcanvas/splat-transform CLI (npm), run through npx from the local cache. ----
+// ---- Independent reader: the @playcanvas/splat-transform CLI (npm). npx (from the local cache when it has the
+// package) resolves its executable once; the checks then run it directly, which saves npx's start-up per call.
 
-const SPLAT_TRANSFORM = ["--prefer-offline", "-y", "@playcanvas/splat-transform"];
-
-/** Runs splat-transform in `cwd`; returns its exit code and output (never throws). */
-async function splatTransform(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+/** Runs `cmd args` in `cwd`; returns its exit code and output (never throws). */
+async function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; out: string }> {
   try {
-    const r = await new Deno.Command("npx", {
-      args: [...SPLAT_TRANSFORM, ...args],
+    const r = await new Deno.Command(cmd, {
+      args,
       cwd,
       stdout: "piped",
       stderr: "piped",
@@ -300,12 +299,27 @@ async function splatTransform(args: string[], cwd?: string): Promise<{ code: num
   }
 }
 
-const probe = await splatTransform(["--version"]);
+const NPX = [
+  "--prefer-offline",
+  "-y",
+  "-p",
+  "@playcanvas/splat-transform",
+  "-c",
+  "command -v splat-transform",
+];
+const resolved = await run("npx", NPX);
+const binary = resolved.out.trim().split("\n").at(-1) ?? "";
+const probe = resolved.code === 0 ? await run(binary, ["--version"]) : resolved;
 if (probe.code !== 0) {
   console.warn(
-    `SKIPPED the splat-transform checks: 'npx ${SPLAT_TRANSFORM.join(" ")}' cannot run here ` +
+    `SKIPPED the splat-transform checks: 'npx ${NPX.join(" ")}' cannot run it here ` +
       `(exit ${probe.code}): ${probe.out.slice(0, 200)}`,
   );
+}
+
+/** Runs splat-transform with `args` in `cwd`. */
+function splatTransform(args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  return run(binary, args, cwd);
 }
 
 /** Parses splat-transform's `-m` summary: row count and, per column, its nans and infs counts. */
@@ -363,7 +377,8 @@ Deno.test({
         const theirSpz = await Deno.readFile(`${dir}/from_ply_${degree}.spz`);
         assert.deepEqual(gunzipSync(theirSpz), gunzipSync(writeSpz(rotateX180(cloud))));
         checkBounds(rotateX180(cloud), readSpz(theirSpz, "their.spz"), 12);
-        // Our PLY -> their PLY: the same values exactly.
+        // Our PLY -> their PLY (degree 3 only, to keep the test short): the same values exactly.
+        if (degree !== 3) return;
         r = await splatTransform(["-w", ply, `from_ply_${degree}.ply`], dir);
         assert.equal(r.code, 0, r.out);
         const back = readPly(await Deno.readFile(`${dir}/from_ply_${degree}.ply`), "their.ply");
