@@ -181,9 +181,10 @@ export function writeSpz(cloud: GaussianCloud, opts: SpzWriteOptions = {}): Uint
 
 /** Decompresses `bytes` and checks the SPZ header; returns the header and the uncompressed data. */
 export function readSpzHeader(bytes: Uint8Array, file: string): { header: SpzHeader; raw: Uint8Array } {
-  if (bytes.length < 18 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
     throw new DataError(file, "not an SPZ file (SPZ files are gzip streams; this one has no gzip signature)");
   }
+  if (bytes.length < 18) throw new DataError(file, `SPZ gzip stream is truncated (${bytes.length} bytes)`);
   // fflate sizes its output by the gzip trailer and checks no checksum: check both here, so a corrupt or
   // truncated file gives a clear error instead of a huge allocation or silently wrong values.
   const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);

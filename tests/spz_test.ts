@@ -196,6 +196,7 @@ Deno.test("SPZ header and size errors each give one DataError", () => {
   };
   assertDataError(() => readSpz(raw, "bad.spz"), /no gzip signature/);
   assertDataError(() => readSpz(new Uint8Array(3), "bad.spz"), /no gzip signature/);
+  assertDataError(() => readSpz(good.slice(0, 12), "bad.spz"), /truncated \(12 bytes\)/);
   assertDataError(
     () => readSpz(good.slice(0, good.length - 20), "bad.spz"),
     /corrupt or truncated|truncated/,
