@@ -6,7 +6,8 @@
  * from `mesh.extras.targetNames` (the common convention of Blender and three.js); targets without a name are
  * called `target_{i}`. A primitive lacking a target that another primitive has gets zero deltas for it. Vertex
  * colours are read from `COLOR_0` (float, or normalized u8/u16; linear as glTF requires, converted to the
- * rig's sRGB encoding), grey when absent. Meshopt-compressed files
+ * rig's sRGB encoding); without COLOR_0 the material's base colour texture is sampled at TEXCOORD_0 (bilinear)
+ * and multiplied by its base colour factor; grey when there is neither. Meshopt-compressed files
  * (`EXT_meshopt_compression`) are decoded with the `meshoptimizer` package.
  *
  * Writing: one mesh, one primitive (POSITION, COLOR_0, indices, one morph target with POSITION deltas per
@@ -17,6 +18,7 @@ import { Document, type Mesh, type Node, NodeIO, type Primitive } from "@gltf-tr
 import { EXTMeshoptCompression } from "@gltf-transform/extensions";
 import { MeshoptDecoder, MeshoptEncoder } from "meshoptimizer";
 import { DataError } from "./errors.ts";
+import { decodeImage } from "./image_io.ts";
 import { type Rig, validateRig } from "./rig.ts";
 
 const GREY = 0.6;
@@ -47,7 +49,7 @@ export async function writeRigGlb(
   for (let k = 0; k < rig.deltas.length; k++) {
     const t = doc.createPrimitiveTarget(rig.blendshapeNames[k]).setAttribute(
       "POSITION",
-      acc("VEC3", rig.deltas[k]).setSparse(!opts.compress),
+      acc("VEC3", rig.deltas[k]).setSparse(!opts.compress && mostlyZero(rig.deltas[k])),
     );
     prim.addTarget(t);
   }
@@ -114,6 +116,7 @@ export async function readRigGlb(bytes: Uint8Array, file: string): Promise<Rig> 
       transformInto(positions, base + i, matrix, el, 1);
     }
     const col = prim.getAttribute("COLOR_0");
+    if (!col) materialColors(prim, n, file, colors, base);
     if (col) {
       if (col.getCount() !== n) {
         throw new DataError(file, `COLOR_0 has ${col.getCount()} entries for ${n} vertices`);
@@ -170,7 +173,7 @@ export async function readRigGlb(bytes: Uint8Array, file: string): Promise<Rig> 
 function targetNamesOf(mesh: Mesh, prim: Primitive): string[] {
   const extras = mesh.getExtras() as { targetNames?: unknown };
   const fromExtras = Array.isArray(extras.targetNames) ? extras.targetNames.map(String) : [];
-  return prim.listTargets().map((t, i) => fromExtras[i] ?? (t.getName() || `target_${i}`));
+  return prim.listTargets().map((t, i) => fromExtras[i] || t.getName() || `target_${i}`);
 }
 
 /** out[v] = M * (x, y, z, w) for a column-major 4x4 matrix M. */
@@ -220,4 +223,49 @@ function checkGlbContainer(bytes: Uint8Array, file: string): void {
     }
     at += 8 + len;
   }
+}
+
+/** True when fewer than a third of the vertices have a non-zero delta (then a sparse accessor is smaller). */
+function mostlyZero(d: Float32Array): boolean {
+  let moved = 0;
+  for (let i = 0; i < d.length; i += 3) if (d[i] !== 0 || d[i + 1] !== 0 || d[i + 2] !== 0) moved++;
+  return moved * 3 < d.length / 3;
+}
+
+/**
+ * Vertex colours from the primitive's material: base colour texture sampled at TEXCOORD_0 (bilinear, repeat
+ * wrapping) times the base colour factor, written as sRGB into `out` at vertex offset `base`.
+ */
+function materialColors(prim: Primitive, n: number, file: string, out: Float32Array, base: number): void {
+  const mat = prim.getMaterial();
+  if (!mat) return;
+  const factor = mat.getBaseColorFactor(); // linear RGBA
+  const tex = mat.getBaseColorTexture(), uvs = prim.getAttribute("TEXCOORD_0");
+  const img = tex?.getImage();
+  const decoded = img && uvs
+    ? decodeImage(img, `${file} (texture '${tex!.getName() || tex!.getURI()}')`)
+    : null;
+  const uv: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let rgb = [1, 1, 1];
+    if (decoded && uvs) {
+      uvs.getElement(i, uv);
+      rgb = sampleBilinear(decoded.data, decoded.width, decoded.height, decoded.channels, uv[0], uv[1]).map(
+        srgbToLinear,
+      );
+    }
+    for (let c = 0; c < 3; c++) out[(base + i) * 3 + c] = linearToSrgb(rgb[c] * factor[c]);
+  }
+}
+
+/** Bilinear sample of an 8-bit image at texture coordinates (u, v) (glTF: v down), repeat wrapping; 0..1. */
+function sampleBilinear(data: Uint8Array, w: number, h: number, ch: number, u: number, v: number): number[] {
+  const x = (u - Math.floor(u)) * w - 0.5, y = (v - Math.floor(v)) * h - 0.5;
+  const x0 = Math.floor(x), y0 = Math.floor(y), fx = x - x0, fy = y - y0;
+  const at = (xx: number, yy: number, c: number) =>
+    data[((((yy % h) + h) % h) * w + (((xx % w) + w) % w)) * ch + c] / 255;
+  return [0, 1, 2].map((c) =>
+    (at(x0, y0, c) * (1 - fx) + at(x0 + 1, y0, c) * fx) * (1 - fy) +
+    (at(x0, y0 + 1, c) * (1 - fx) + at(x0 + 1, y0 + 1, c) * fx) * fy
+  );
 }

@@ -47,6 +47,14 @@ Deno.test("gltf rig: GLB write/read round trip keeps every array", async () => {
   assertClose(posedPositions(back, w), posedPositions(rig, w), { atol: 1e-7, what: "posed" });
 });
 
+Deno.test("gltf rig: localized blendshapes are stored as sparse accessors and read back exactly", async () => {
+  const rig = randomRig(7, 200, 300, 2);
+  for (const d of rig.deltas) d.fill(0, 15); // only the first 5 vertices move
+  const glb = await writeRigGlb(rig);
+  assert.ok(new TextDecoder().decode(glb.subarray(0, 4000)).includes('"sparse"'), "deltas written sparse");
+  assertSameRig(await readRigGlb(glb, "sparse.glb"), rig);
+});
+
 Deno.test("gltf rig: meshopt-compressed GLB round trip", async () => {
   const rig = randomRig(2, 300, 500, 3);
   const plain = await writeRigGlb(rig);
@@ -84,6 +92,19 @@ Deno.test("gltf rig: out-of-range indices and blendshape vertex count mismatch a
     assert.match(e.message, /^idx\.glb: .*index 999 is out of range for 20 vertices/);
     return true;
   });
+  // A morph target accessor one vertex short of its mesh (count 20 -> 19 in the JSON chunk, same length).
+  const short = patchJson(glb, (json) => {
+    const target = json.meshes[0].primitives[0].targets[1].POSITION;
+    json.accessors[target].count = 19;
+  });
+  await assert.rejects(() => readRigGlb(short, "short.glb"), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    assert.match(
+      e.message,
+      /^short\.glb: morph target 'shape_1' has 19 vertices but its mesh has 20 \(vertex count mismatch\)/,
+    );
+    return true;
+  });
   const mismatch = randomRig(6, 20, 10, 2);
   mismatch.deltas[1] = mismatch.deltas[1].subarray(0, 30);
   await assert.rejects(
@@ -106,3 +127,57 @@ function patchFirstIndex(glb: Uint8Array, value: number): Uint8Array {
   else dv.setUint16(at, value, true);
   return out;
 }
+
+interface GltfJson {
+  meshes: { primitives: { targets: { POSITION: number }[] }[] }[];
+  accessors: { count: number }[];
+}
+
+/** Edits the JSON chunk of a GLB; the edit must keep the JSON text the same length. */
+function patchJson(glb: Uint8Array, edit: (json: GltfJson) => void): Uint8Array {
+  const out = glb.slice();
+  const jsonLen = new DataView(out.buffer).getUint32(12, true);
+  const text = new TextDecoder().decode(out.subarray(20, 20 + jsonLen));
+  const json = JSON.parse(text);
+  edit(json);
+  const patched = new TextEncoder().encode(JSON.stringify(json).padEnd(jsonLen, " "));
+  assert.equal(patched.length, jsonLen, "patched JSON keeps its length");
+  out.set(patched, 20);
+  return out;
+}
+
+Deno.test("gltf rig: node transforms, textured materials and unnamed targets of foreign GLBs", async () => {
+  const { Document, NodeIO } = await import("@gltf-transform/core");
+  const { encodePng } = await import("../data/image_io.ts");
+  const doc = new Document();
+  const buf = doc.createBuffer();
+  const acc = (type: "VEC2" | "VEC3" | "SCALAR", a: Float32Array | Uint32Array) =>
+    doc.createAccessor().setType(type).setArray(a.slice()).setBuffer(buf);
+  // 2x2 texture: red, green / blue, white.
+  const png = encodePng(Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]), 2, 2, 3);
+  const tex = doc.createTexture("albedo").setImage(png).setMimeType("image/png");
+  const mat = doc.createMaterial().setBaseColorTexture(tex).setBaseColorFactor([1, 1, 1, 1]);
+  const prim = doc.createPrimitive()
+    .setAttribute("POSITION", acc("VEC3", Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0])))
+    .setAttribute(
+      "TEXCOORD_0",
+      acc("VEC2", Float32Array.from([0.25, 0.25, 0.75, 0.25, 0.25, 0.75, 0.75, 0.75])),
+    )
+    .setIndices(acc("SCALAR", Uint32Array.from([0, 1, 2, 1, 3, 2])))
+    .setMaterial(mat)
+    .addTarget(
+      doc.createPrimitiveTarget().setAttribute("POSITION", acc("VEC3", new Float32Array(12).fill(0.5))),
+    );
+  const mesh = doc.createMesh().addPrimitive(prim);
+  const node = doc.createNode().setMesh(mesh).setTranslation([1, 2, 3]).setScale([2, 2, 2]);
+  doc.createScene().addChild(doc.createNode().addChild(node));
+  const glb = await new NodeIO().writeBinary(doc);
+  const rig = await readRigGlb(glb, "foreign.glb");
+  assert.equal(rig.blendshapeNames.length, 1, "an unnamed target still gets a (non-empty) name");
+  assertClose(rig.positions, [1, 2, 3, 3, 2, 3, 1, 4, 3, 3, 4, 3], { atol: 1e-6, what: "world positions" });
+  assertClose(rig.deltas[0], new Float32Array(12).fill(1), {
+    atol: 1e-6,
+    what: "deltas scaled, not translated",
+  });
+  assertClose(rig.colors, [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1], { atol: 1e-5, what: "texture colours" });
+});
