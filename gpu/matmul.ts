@@ -113,7 +113,16 @@ function scratch(gpu: Gpu, n: number): Tensor {
 }
 
 const BK = 8;
-const WY = 8;
+
+/**
+ * Workgroup shape for an output of width n: each invocation computes 8 x 8 outputs, so the tile is 8 WY rows by
+ * 8 WX columns. Narrow outputs (a 3-wide output layer) get narrow, taller tiles instead of mostly empty ones.
+ */
+export function tileShape(n: number): { WX: number; WY: number; BM: number; BN: number } {
+  const WX = n > 64 ? 16 : n > 32 ? 8 : n > 16 ? 4 : n > 8 ? 2 : 1;
+  const WY = WX >= 8 ? 8 : 16;
+  return { WX, WY, BM: 8 * WY, BN: 8 * WX };
+}
 
 function checkDims(a: MatmulArgs): void {
   for (const [name, v] of [["m", a.m], ["n", a.n], ["k", a.k]] as const) {
@@ -125,8 +134,9 @@ function checkDims(a: MatmulArgs): void {
 }
 
 /** The split count used for a product of this shape (1 = no split). */
-export function chooseSplitK(m: number, n: number, k: number, bn = n > 64 ? 128 : 64): number {
-  const tiles = Math.ceil(m / 64) * Math.ceil(n / bn);
+export function chooseSplitK(m: number, n: number, k: number): number {
+  const { BM, BN } = tileShape(n);
+  const tiles = Math.ceil(m / BM) * Math.ceil(n / BN);
   if (tiles >= 64 || k < 1024) return 1;
   return Math.max(1, Math.min(Math.ceil(64 / tiles), Math.floor(k / 512), 256));
 }
@@ -136,8 +146,7 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
   checkDims(args);
   const { m, n, k } = args;
   if (m === 0 || n === 0) return;
-  const WX = n > 64 ? 16 : 8;
-  const BM = 8 * WY, BN = 8 * WX;
+  const { WX, WY, BM, BN } = tileShape(n);
   const gridX = Math.ceil(n / BN), gridY = Math.ceil(m / BM);
   const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (gridY > maxDim || gridX > maxDim) {
@@ -145,7 +154,7 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
       `matmul: [${m}, ${n}] output needs more than ${maxDim} workgroups per dimension; chunk it`,
     );
   }
-  let splits = args.splitK === undefined || args.splitK === "auto" ? chooseSplitK(m, n, k, BN) : args.splitK;
+  let splits = args.splitK === undefined || args.splitK === "auto" ? chooseSplitK(m, n, k) : args.splitK;
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul: splitK must be a positive integer`);
   const kPerSplit = Math.max(BK, Math.ceil(Math.ceil(k / splits) / BK) * BK);
   splits = Math.max(1, Math.ceil(k / kPerSplit));
