@@ -12,6 +12,12 @@
  * distance, ties by index; a point is never its own neighbour, but other points at the same position are (distance
  * 0). When fewer than k other points exist, the missing slots hold index `KNN_NONE` (0xffffffff) and distance
  * +Infinity.
+ *
+ * The grid spans the box between the 0.2% and 99.8% coordinate quantiles (outliers land in the edge cells, which
+ * the search treats as unbounded), so floaters do not inflate the cells. Cost per point is about the number of
+ * points in the cells within its k-th distance; a dense clump of more than ~50k points closer together than the
+ * cell size (other than exact duplicates, which exit early) degrades towards brute force. On software Vulkan
+ * (lavapipe), which stops an invocation after 65,535 loop iterations, that case and n above ~5M give wrong results.
  */
 import type { Gpu } from "./device.ts";
 import { dispatch, uniforms } from "./dispatch.ts";
@@ -77,8 +83,8 @@ export function knn(gpu: Gpu, points: Tensor, k: number, opts: KnnOptions = {}):
   });
   radixSort(gpu, keys, sorted, { bits: Math.max(1, Math.ceil(Math.log2(maxCells))), pool });
   exclusiveScan(gpu, cellStart, cellStart, { pool });
-  dispatch(gpu, gpu.pipeline(querySrc, "main", {}, "knn query"), {
-    bindings: [points, grid, uniforms(gpu, [n, k]), sorted, cellStart, indices, dist2],
+  dispatch(gpu, gpu.pipeline(querySrc, "main", { K: k }, `knn query k=${k}`), {
+    bindings: [points, grid, uniforms(gpu, [n]), sorted, cellStart, indices, dist2],
     workgroups: Math.ceil(n / 64),
   });
   for (const t of [grid, keys, sorted, cellStart]) t.destroy();

@@ -7,7 +7,7 @@
 // Buffers:
 //   points      [n, 3]          f32 read        x, y, z per point, stride 3
 //   grid        Grid (8 words)  read            lo, h, dims, ncells (see knn_grid.wgsl)
-//   u           uniform         n, k (1..16)
+//   u           uniform         n (the pipeline constant K = k, 1..16)
 //   sorted      [n]             u32 read        point indices sorted by cell id (stable)
 //   cell_start  [ncells + 1]    u32 read        first position in `sorted` of each cell; cell_start[ncells] = n
 //   out_idx     [n, k]          u32 read_write  neighbour indices, nearest first; 0xffffffff when fewer than k exist
@@ -23,7 +23,6 @@ struct Grid {
 
 struct U {
   n: u32,
-  k: u32,
 }
 
 @group(0) @binding(0) var<storage, read> points: array<f32>;
@@ -35,15 +34,15 @@ struct U {
 @group(0) @binding(6) var<storage, read_write> out_d2: array<f32>;
 
 const WG: u32 = 64u;
-const KMAX: u32 = 16u;
+override K: u32 = 16u;  // neighbours per point, 1..16
 const NONE: u32 = 0xffffffffu;
 
 fn point(i: u32) -> vec3f {
   return vec3f(points[3u * i], points[3u * i + 1u], points[3u * i + 2u]);
 }
 
-var<private> best_d: array<f32, KMAX>;
-var<private> best_i: array<u32, KMAX>;
+var<private> best_d: array<f32, 16>;
+var<private> best_i: array<u32, 16>;
 
 // Squared distance (less `slack`) from local coordinate x to cell c's slab along one axis; the first and last
 // cells are unbounded outwards because the cell assignment clamps.
@@ -55,26 +54,30 @@ fn slab_gap(x: f32, c: i32, dim: i32, h: f32, slack: f32) -> f32 {
   return g * g;
 }
 
-fn visit_cell(cell: u32, self_idx: u32, p: vec3f, k: u32) {
+fn visit_cell(cell: u32, self_idx: u32, p: vec3f) {
   let s = cell_start[cell];
   let e = cell_start[cell + 1u];
   for (var j = s; j < e; j++) {
     let q = sorted[j];
     // A cell lists its points by increasing index: once k exact duplicates are held, later ones cannot win a tie.
-    if (best_d[k - 1u] == 0.0 && q > best_i[k - 1u]) { break; }
+    if (best_d[K - 1u] == 0.0 && q > best_i[K - 1u]) { break; }
     if (q == self_idx) { continue; }
     let d = point(q) - p;
     let d2 = dot(d, d);
-    let last = k - 1u;
-    if (d2 < best_d[last] || (d2 == best_d[last] && q < best_i[last])) {
-      var t = last;
-      while (t > 0u && (best_d[t - 1u] > d2 || (best_d[t - 1u] == d2 && best_i[t - 1u] > q))) {
-        best_d[t] = best_d[t - 1u];
-        best_i[t] = best_i[t - 1u];
-        t -= 1u;
+    if (d2 < best_d[K - 1u] || (d2 == best_d[K - 1u] && q < best_i[K - 1u])) {
+      // Branch-free insertion with constant indices (K is a pipeline constant), so the lists stay in registers:
+      // the carried pair swaps into place and pushes the larger entries one slot down.
+      var cd = d2;
+      var ci = q;
+      for (var t = 0u; t < K; t++) {
+        let od = best_d[t];
+        let oi = best_i[t];
+        let less = cd < od || (cd == od && ci < oi);
+        best_d[t] = select(od, cd, less);
+        best_i[t] = select(oi, ci, less);
+        cd = select(cd, od, less);
+        ci = select(ci, oi, less);
       }
-      best_d[t] = d2;
-      best_i[t] = q;
     }
   }
 }
@@ -84,7 +87,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let s = (wid.x + wid.y * nwg.x) * WG + li;
   if (s >= u.n) { return; }
-  let k = u.k;
   let g = grid;
   let self_idx = sorted[s];
   let p = point(self_idx);
@@ -92,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let dims = vec3i(g.dims);
   let c = vec3i(min(vec3u(max(floor(pl / g.h), vec3f(0.0))), g.dims - 1u));
   let inf = bitcast<f32>(0x7f800000u);
-  for (var t = 0u; t < KMAX; t++) {
+  for (var t = 0u; t < K; t++) {
     best_d[t] = inf;
     best_i[t] = NONE;
   }
@@ -109,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let gz = slab_gap(pl.z, z, dims.z, g.h, slack);
       for (var y = y0; y <= y1; y++) {
         let gyz = gz + slab_gap(pl.y, y, dims.y, g.h, slack);
-        if (gyz > best_d[k - 1u]) { continue; }
+        if (gyz > best_d[K - 1u]) { continue; }
         let face = abs(z - c.z) == r || abs(y - c.y) == r;
         // Inside the ring's shell only the two x ends are new; on its faces the whole x row is.
         var x = c.x - r;
@@ -118,8 +120,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         if (r == 0) { step = 1; }
         for (; x <= c.x + r; x += step) {
           if (x >= 0 && x < dims.x) {
-            if (gyz + slab_gap(pl.x, x, dims.x, g.h, slack) <= best_d[k - 1u]) {
-              visit_cell(u32((z * dims.y + y) * dims.x + x), self_idx, p, k);
+            if (gyz + slab_gap(pl.x, x, dims.x, g.h, slack) <= best_d[K - 1u]) {
+              visit_cell(u32((z * dims.y + y) * dims.x + x), self_idx, p);
             }
           }
         }
@@ -135,10 +137,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (c.z + r + 1 < dims.z) { bound = min(bound, f32(c.z + r + 1) * g.h - pl.z); }
     if (bound == inf) { break; }
     let b = max(bound - slack, 0.0);
-    if (best_i[k - 1u] != NONE && best_d[k - 1u] < b * b) { break; }
+    if (best_i[K - 1u] != NONE && best_d[K - 1u] < b * b) { break; }
   }
-  for (var t = 0u; t < k; t++) {
-    out_idx[self_idx * k + t] = best_i[t];
-    out_d2[self_idx * k + t] = best_d[t];
+  for (var t = 0u; t < K; t++) {
+    out_idx[self_idx * K + t] = best_i[t];
+    out_d2[self_idx * K + t] = best_d[t];
   }
 }
