@@ -1,0 +1,342 @@
+/**
+ * Forward deformation field F(x_c, f, z) -> dx, distilled from the expression prior B by cycle consistency
+ * (NPGA section 3.2):
+ *
+ *   L_cyc = mean_i || (x_c + F) + B(x_c + F, z) - x_c ||^2 = mean_i || F_i + B(x_c + F_i, z_i) ||^2
+ *
+ * over canonical points on and near the rig's surface and expression codes (dataset codes plus small
+ * perturbations, plus random codes). B is frozen: the loss is back-propagated through B to its input (its
+ * parameter gradients are computed as a by-product and overwritten), then through F.
+ *
+ * F has the NPHM layout (deform_inputs.ts `nphmSpec`) with input [normalized x_c (3) | per-Gaussian latent f
+ * (8) | z (D)] and outputs dx in normalized units; the public methods take and return world units. Distillation
+ * uses f = 0 (the avatar's Gaussians start with zero features). Losses are in normalized units squared.
+ */
+import { Adam } from "../gpu/adam.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { dispatch, uniforms } from "../gpu/dispatch.ts";
+import { Mlp, type MlpActivations } from "../gpu/mlp.ts";
+import { reduce } from "../gpu/reduce.ts";
+import { Rng } from "../gpu/rng.ts";
+import { Tensor, TensorPool } from "../gpu/tensor.ts";
+import { assembleInputs, type CodeSource, type HeadFrame, nphmSpec } from "./deform_inputs.ts";
+import { errorStats, type ExpressionPrior, type PairSampling, residual3, samplePairs } from "./prior.ts";
+import { type RigMesh, triangleAreaCdf } from "./rig_sampling.ts";
+import { exponentialDecay } from "./schedule.ts";
+import gradSrc from "./cycle_grad.wgsl" with { type: "text" };
+
+/** Dimension of the per-Gaussian latent feature f. */
+export const FEATURE_DIM = 8;
+
+export interface ForwardFieldConfig {
+  frame: HeadFrame;
+  codeDim: number;
+  featureDim: number;
+  width: number;
+  layers: number;
+}
+
+/** Saved state of `ForwardField.forwardTrain` for `backward`. */
+export interface ForwardFieldActivations {
+  acts: MlpActivations;
+  /** Input rows [N, 3 + E + D] (column layout of the input gradient). */
+  input: Tensor;
+  /** Raw network output dx [N, 3], normalized units. */
+  raw: Tensor;
+  release(): void;
+}
+
+/** The forward deformation field on the GPU. */
+export class ForwardField {
+  readonly gpu: Gpu;
+  readonly config: ForwardFieldConfig;
+  /** The network (its params / grads are what joint fine-tuning updates). */
+  readonly mlp: Mlp;
+  readonly pool: TensorPool;
+
+  constructor(gpu: Gpu, config: ForwardFieldConfig) {
+    this.gpu = gpu;
+    this.config = config;
+    this.mlp = new Mlp(gpu, nphmSpec(3 + config.featureDim + config.codeDim, config.width, config.layers));
+    this.pool = new TensorPool(gpu);
+  }
+
+  get inputDim(): number {
+    return this.mlp.spec.inputs;
+  }
+
+  /** Records input rows [N, 3 + E + D] for canonical world points; missing features are zeros. */
+  assemble(xc: Tensor, f: Tensor | null, code: CodeSource, out: Tensor): void {
+    const n = xc.size / 3, E = this.config.featureDim;
+    const zeros = f ? null : this.pool.acquire([Math.max(n * E, 1)], "f32", "field.zero_features");
+    assembleInputs(this.gpu, {
+      frame: this.config.frame,
+      points: xc,
+      features: E > 0 ? { tensor: f ?? zeros!, dim: E } : undefined,
+      code: { ...code, dim: this.config.codeDim },
+      out,
+    });
+    zeros?.destroy();
+  }
+
+  /** Records out [N, 3] = F(xc, f, z) in world units (posed = xc + out); f null means zero features. */
+  evaluate(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource, out: Tensor): void {
+    const st = this.forwardTrain(xc, f, z, out);
+    st.release();
+  }
+
+  /**
+   * Records the forward pass keeping activations: out [N, 3] world units. Pass the result to `backward`
+   * (or call `release()`).
+   */
+  forwardTrain(
+    xc: Tensor,
+    f: Tensor | null,
+    z: Float32Array | CodeSource,
+    out: Tensor,
+  ): ForwardFieldActivations {
+    const n = xc.size / 3;
+    const code: CodeSource = z instanceof Float32Array
+      ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "field.code") }
+      : z;
+    const input = this.pool.acquire([n, this.inputDim], "f32", "field.input");
+    const raw = this.pool.acquire([n, 3], "f32", "field.raw");
+    const sq = this.pool.acquire([n], "f32", "field.sq");
+    this.assemble(xc, f, code, input);
+    const acts = this.mlp.forwardTrain(input, raw);
+    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
+    sq.destroy();
+    if (z instanceof Float32Array) code.codes.destroy();
+    return {
+      acts,
+      input,
+      raw,
+      release: () => {
+        acts.release();
+        input.destroy();
+        raw.destroy();
+      },
+    };
+  }
+
+  /**
+   * Records the backward pass from dOut [N, 3] (gradient with respect to the world-unit output): parameter
+   * gradients into `mlp.grads` (added with `accumulate`), and when given the gradient with respect to the
+   * input rows dInput [N, 3 + E + D]: columns 0..2 are d/d(normalized x_c) (multiply by frame.scale for world
+   * units), columns 3..3+E are d/df. Releases the activations.
+   */
+  backward(
+    st: ForwardFieldActivations,
+    dOut: Tensor,
+    dInput?: Tensor,
+    opts: { accumulate?: boolean } = {},
+  ): void {
+    const n = dOut.size / 3;
+    const dRaw = this.pool.acquire([n, 3], "f32", "field.draw");
+    const sq = this.pool.acquire([n], "f32", "field.sq");
+    residual3(this.gpu, { a: dOut, b: dOut, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: dRaw, sq });
+    this.mlp.backward(st.acts, dRaw, dInput, { accumulate: opts.accumulate });
+    st.release();
+    dRaw.destroy();
+    sq.destroy();
+  }
+
+  destroy(): void {
+    this.mlp.destroy();
+    this.pool.clear();
+  }
+}
+
+/** Records dF = g + dIn[:, 0..3) (cycle_grad.wgsl) for g [N, 3] and dIn [N, stride]. */
+export function cycleGrad(gpu: Gpu, g: Tensor, dIn: Tensor, stride: number, dF: Tensor): void {
+  const n = g.size / 3;
+  if (dIn.size !== n * stride || dF.size !== 3 * n) throw new Error("cycleGrad: shape mismatch");
+  dispatch(gpu, gpu.pipeline(gradSrc, "main", {}, "cycle_grad"), {
+    bindings: [g, dIn, dF, uniforms(gpu, [n, stride])],
+    workgroups: Math.ceil((3 * n) / 256),
+  });
+}
+
+/** CPU reference of `cycleGrad`. */
+export function cycleGradCpu(g: ArrayLike<number>, dIn: ArrayLike<number>, stride: number): Float64Array {
+  const out = new Float64Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] = g[i] + dIn[Math.floor(i / 3) * stride + (i % 3)];
+  return out;
+}
+
+/** Canonical points (world) with their codes and optional features, for one cycle-loss evaluation. */
+export interface CycleBatch {
+  points: Tensor;
+  features?: Tensor;
+  code: CodeSource;
+}
+
+/**
+ * Records the cycle loss and its gradient: F's parameter gradients (times `weight`, added with `accumulate`)
+ * and returns sq [N] with the per-point squared residual |F + B(x_c + F, z)|^2 in normalized units (reduce with
+ * "mean" for the unweighted loss; the caller destroys it). Overwrites B's parameter gradients.
+ */
+export function recordCycleLoss(
+  field: ForwardField,
+  prior: ExpressionPrior,
+  b: CycleBatch,
+  opts: { weight?: number; accumulate?: boolean } = {},
+): Tensor<"f32"> {
+  const gpu = field.gpu, pool = field.pool;
+  const n = b.points.size / 3;
+  const inF = pool.acquire([n, field.inputDim], "f32", "cycle.inF");
+  const dx = pool.acquire([n, 3], "f32", "cycle.dx");
+  const inB = pool.acquire([n, prior.inputDim], "f32", "cycle.inB");
+  const delta = pool.acquire([n, 3], "f32", "cycle.delta");
+  const g = pool.acquire([n, 3], "f32", "cycle.g");
+  const dInB = pool.acquire([n, prior.inputDim], "f32", "cycle.dInB");
+  const gF = pool.acquire([n, 3], "f32", "cycle.gF");
+  const sq = Tensor.empty(gpu, [n], "f32", "cycle.sq");
+  field.assemble(b.points, b.features ?? null, b.code, inF);
+  const actsF = field.mlp.forwardTrain(inF, dx);
+  prior.assemble(b.points, b.code, inB, dx);
+  const actsB = prior.mlp.forwardTrain(inB, delta);
+  residual3(gpu, { a: dx, b: delta, ca: 1, cb: 1, gs: (2 * (opts.weight ?? 1)) / n, res: g, sq });
+  prior.mlp.backward(actsB, g, dInB);
+  cycleGrad(gpu, g, dInB, prior.inputDim, gF);
+  field.mlp.backward(actsF, gF, undefined, { accumulate: opts.accumulate });
+  for (const t of [inF, dx, inB, delta, g, dInB, gF]) t.destroy();
+  return sq;
+}
+
+export interface DistillOptions extends PairSampling {
+  steps?: number;
+  batch?: number;
+  width?: number;
+  layers?: number;
+  seed?: number;
+  /** Dataset expression codes [T, D] (alias of `dataset`). */
+  expressions?: Float32Array;
+  /** Held-out expression codes [H, D] for the residual report (default: fresh codes from the mixture). */
+  heldOut?: Float32Array;
+  /** Adam learning rate, decayed exponentially to lr / 10 (default 2e-3). */
+  lr?: number;
+  evalPoints?: number;
+  onProgress?: (step: number, loss: number) => void;
+  logEvery?: number;
+}
+
+/** Distillation quality on held-out codes, relative to the head diagonal. */
+export interface DistillResidual {
+  /** |F + B(x_c + F, z)| / diagonal: mean and 95th percentile. */
+  cycleMean: number;
+  cycleP95: number;
+  /** |x_c + F - posed_rig(x_c, z)| / diagonal against the rig's true posed positions. */
+  rigMean: number;
+  rigP95: number;
+  /** |posed_rig - x_c| / diagonal: the error of a zero field, for scale. */
+  zeroMean: number;
+  points: number;
+}
+
+/** Distils F from the frozen prior B (deterministic for the seed) and measures it on held-out codes. */
+export async function distillForward(
+  gpu: Gpu,
+  prior: ExpressionPrior,
+  rig: RigMesh,
+  opts: DistillOptions = {},
+): Promise<{ field: ForwardField; residual: DistillResidual; finalLoss: number }> {
+  const steps = opts.steps ?? 1500, batch = opts.batch ?? 2048, seed = opts.seed ?? 1;
+  const D = prior.config.codeDim, per = 16, groups = Math.ceil(batch / per);
+  if (rig.deltas.length !== D) {
+    throw new Error(`distillForward: rig has ${rig.deltas.length} blendshapes, prior ${D}`);
+  }
+  const sampling: PairSampling = {
+    ...opts,
+    dataset: opts.dataset ?? opts.expressions,
+    cdf: triangleAreaCdf(rig),
+  };
+  const field = new ForwardField(gpu, {
+    frame: prior.config.frame,
+    codeDim: D,
+    featureDim: FEATURE_DIM,
+    width: opts.width ?? prior.config.width,
+    layers: opts.layers ?? prior.config.layers,
+  });
+  field.mlp.init(seed, { lastLayerScale: 0 });
+  const lr = opts.lr ?? 2e-3;
+  const adam = new Adam(gpu, [{ name: "field", params: field.mlp.params, grads: field.mlp.grads, lr }]);
+  const points = Tensor.empty(gpu, [batch, 3]);
+  const codes = Tensor.empty(gpu, [groups, D]);
+  const index = Tensor.empty(gpu, [batch], "u32");
+  const loss = Tensor.empty(gpu, [1]);
+  const rng = new Rng(seed ^ 0xd157);
+  const logEvery = opts.logEvery ?? 25;
+  let last = NaN;
+  for (let step = 1; step <= steps; step++) {
+    const pairs = samplePairs(rig, batch, rng, { ...sampling, perCode: per });
+    points.upload(pairs.canonical);
+    codes.upload(pairs.codes);
+    index.upload(pairs.index);
+    const sq = recordCycleLoss(field, prior, { points, code: { kind: "indexed", codes, index } });
+    adam.setLr("field", exponentialDecay(step - 1, { initial: lr, final: lr / 10, steps }));
+    adam.step();
+    if (step % logEvery === 0 || step === steps) {
+      reduce(gpu, sq, "mean", loss);
+      last = (await loss.read())[0];
+      opts.onProgress?.(step, last);
+    }
+    sq.destroy();
+  }
+  for (const t of [points, codes, index, loss]) t.destroy();
+  adam.destroy();
+  const residual = await measureDistillation(field, prior, rig, {
+    ...sampling,
+    heldOut: opts.heldOut,
+    count: opts.evalPoints ?? 4096,
+    seed: seed + 15485863,
+  });
+  return { field, residual, finalLoss: last };
+}
+
+/**
+ * Measures F on fresh canonical samples posed with held-out codes (`heldOut` [H, D], or codes drawn from the
+ * training mixture with the evaluation seed): the cycle residual through B, and the error against the rig.
+ */
+export async function measureDistillation(
+  field: ForwardField,
+  prior: ExpressionPrior,
+  rig: RigMesh,
+  o: PairSampling & { heldOut?: Float32Array; count: number; seed: number },
+): Promise<DistillResidual> {
+  const gpu = field.gpu;
+  const per = 16;
+  const pairs = samplePairs(rig, o.count, new Rng(o.seed), { ...o, perCode: per, fixedCodes: o.heldOut });
+  const xc = Tensor.from(gpu, pairs.canonical);
+  const codes = Tensor.from(gpu, pairs.codes);
+  const index = Tensor.from(gpu, pairs.index);
+  const dx = Tensor.empty(gpu, [o.count, 3]);
+  const code: CodeSource = { kind: "indexed", codes, index };
+  field.evaluate(xc, null, code, dx);
+  const dxv = await dx.read();
+  const xp = new Float32Array(3 * o.count);
+  for (let i = 0; i < xp.length; i++) xp[i] = pairs.canonical[i] + dxv[i];
+  const xpT = Tensor.from(gpu, xp);
+  const delta = Tensor.empty(gpu, [o.count, 3]);
+  prior.evaluate(xpT, code, delta);
+  const dv = await delta.read();
+  for (const t of [xc, codes, index, dx, xpT, delta]) t.destroy();
+  const diag = prior.config.frame.diagonal;
+  const cyc = new Float64Array(o.count), rigErr = new Float64Array(o.count);
+  let zero = 0;
+  for (let i = 0; i < o.count; i++) {
+    const c = [0, 1, 2];
+    cyc[i] = Math.hypot(...c.map((k) => dxv[3 * i + k] + dv[3 * i + k])) / diag;
+    rigErr[i] = Math.hypot(...c.map((k) => xp[3 * i + k] - pairs.posed[3 * i + k])) / diag;
+    zero += Math.hypot(...c.map((k) => pairs.posed[3 * i + k] - pairs.canonical[3 * i + k])) / diag;
+  }
+  const a = errorStats(cyc), r = errorStats(rigErr);
+  return {
+    cycleMean: a.mean,
+    cycleP95: a.p95,
+    rigMean: r.mean,
+    rigP95: r.p95,
+    zeroMean: zero / o.count,
+    points: o.count,
+  };
+}

@@ -1,0 +1,377 @@
+/**
+ * Expression prior B: the backward deformation field of NPHM, B(x_posed, z) -> delta with
+ * x_canonical = x_posed + delta, trained from an expression rig on pairs of posed and canonical points.
+ *
+ * Network (NPHM layout, see deform_inputs.ts `nphmSpec`): input [normalized x_posed (3) | expression code z (D) |
+ * optional identity code (I, default none)], 6 hidden layers of `width` with softplus(beta = 100), the input
+ * concatenated into hidden layer 3, 3 linear outputs = delta in normalized units (deform_inputs.ts `HeadFrame`).
+ * Default width 64: the prior is evaluated on every training step of the avatar (through F's distillation and
+ * joint fine-tuning) and lavapipe reaches only a few GFLOP/s, so 64 keeps a 2,048-point step around 0.1 s while
+ * fitting the synthetic rig's 20 blendshapes to about 1% of the head size (MonoNPHM uses 400 on a real GPU).
+ *
+ * Training pairs: canonical samples on the neutral surface and, for half of them, offset along the normal by
+ * `shell` (the thin shell NPHM trains on); each group of points is posed with one expression code drawn from a
+ * mixture (`sampleCodes`): the dataset's codes (with small perturbations), uniform codes over the blendshape
+ * range, sparse random codes and one-hot extremes. Target delta = canonical - posed. Fresh pairs every step.
+ */
+import { Adam } from "../gpu/adam.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { dispatch, uniforms } from "../gpu/dispatch.ts";
+import { Mlp } from "../gpu/mlp.ts";
+import { reduce } from "../gpu/reduce.ts";
+import { Rng } from "../gpu/rng.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { assembleInputs, type CodeSource, type HeadFrame, headFrame, nphmSpec } from "./deform_inputs.ts";
+import {
+  posedPoints,
+  type RigMesh,
+  sampleSurface,
+  type SurfaceSamples,
+  triangleAreaCdf,
+} from "./rig_sampling.ts";
+import { exponentialDecay } from "./schedule.ts";
+import residualSrc from "./prior_residual.wgsl" with { type: "text" };
+
+/** What defines a prior network besides its weights (save this next to `params`). */
+export interface PriorConfig {
+  frame: HeadFrame;
+  /** Expression code dimension D (the rig's blendshape count). */
+  codeDim: number;
+  /** Identity code appended to every input row (length I); empty for none. */
+  identity: Float32Array;
+  width: number;
+  layers: number;
+}
+
+/** The backward deformation field B on the GPU. */
+export class ExpressionPrior {
+  readonly gpu: Gpu;
+  readonly config: PriorConfig;
+  readonly mlp: Mlp;
+  #identity: Tensor | null;
+
+  constructor(gpu: Gpu, config: PriorConfig) {
+    this.gpu = gpu;
+    this.config = config;
+    this.mlp = new Mlp(
+      gpu,
+      nphmSpec(3 + config.codeDim + config.identity.length, config.width, config.layers),
+    );
+    this.#identity = config.identity.length
+      ? Tensor.from(gpu, config.identity, undefined, "prior.identity")
+      : null;
+  }
+
+  /** A prior with given weights (e.g. read from prior.safetensors). */
+  static fromParams(gpu: Gpu, config: PriorConfig, params: Float32Array): ExpressionPrior {
+    const p = new ExpressionPrior(gpu, config);
+    p.mlp.setParams(params);
+    return p;
+  }
+
+  /** All weights in one flat tensor (gpu/mlp.ts layout), for saving. */
+  get params(): Tensor<"f32"> {
+    return this.mlp.params;
+  }
+
+  /** Columns of an input row: 3 + D + I. */
+  get inputDim(): number {
+    return this.mlp.spec.inputs;
+  }
+
+  /** Records the input rows [N, inputDim] for world points (plus an optional normalized shift [N, 3]). */
+  assemble(points: Tensor, code: CodeSource, out: Tensor, shift?: Tensor): void {
+    assembleInputs(this.gpu, {
+      frame: this.config.frame,
+      points,
+      shift,
+      code: { ...code, dim: this.config.codeDim },
+      extra: this.#identity ?? undefined,
+      out,
+    });
+  }
+
+  /**
+   * Records out [N, 3] = B(xPosed, z) in world units (x_canonical = xPosed + out). `z` is one code [D] for all
+   * points or a per-point / indexed code source.
+   */
+  evaluate(xPosed: Tensor, z: Float32Array | CodeSource, out: Tensor): void {
+    const n = xPosed.size / 3;
+    const code: CodeSource = z instanceof Float32Array
+      ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "prior.code") }
+      : z;
+    const input = Tensor.empty(this.gpu, [n, this.inputDim], "f32", "prior.input");
+    const raw = Tensor.empty(this.gpu, [n, 3], "f32", "prior.raw");
+    const sq = Tensor.empty(this.gpu, [n], "f32", "prior.sq");
+    this.assemble(xPosed, code, input);
+    this.mlp.forward(input, raw);
+    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
+    for (const t of [input, raw, sq]) t.destroy();
+    if (z instanceof Float32Array) code.codes.destroy();
+  }
+
+  destroy(): void {
+    this.mlp.destroy();
+    this.#identity?.destroy();
+  }
+}
+
+export interface Residual3Args {
+  a: Tensor;
+  b: Tensor;
+  ca: number;
+  cb: number;
+  /** Scale of `res`: 2 / N gives the gradient of mean |r|^2 with respect to (ca * a). */
+  gs: number;
+  res: Tensor;
+  sq: Tensor;
+}
+
+/** Records res = gs * (ca * a + cb * b) and sq[i] = |ca * a_i + cb * b_i|^2 over [N, 3] (prior_residual.wgsl). */
+export function residual3(gpu: Gpu, r: Residual3Args): void {
+  const n = r.sq.size;
+  for (const t of [r.a, r.b, r.res]) {
+    if (t.size !== 3 * n) throw new Error(`residual3: ${t.label} must have ${3 * n} elements`);
+  }
+  dispatch(gpu, gpu.pipeline(residualSrc, "main", {}, "prior_residual"), {
+    bindings: [r.a, r.b, r.res, r.sq, uniforms(gpu, [n, { f32: r.ca }, { f32: r.cb }, { f32: r.gs }])],
+    workgroups: Math.ceil(n / 256),
+  });
+}
+
+/** CPU reference of `residual3` (float64). */
+export function residual3Cpu(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  ca: number,
+  cb: number,
+  gs: number,
+): { res: Float64Array; sq: Float64Array } {
+  const n = a.length / 3;
+  const res = new Float64Array(3 * n), sq = new Float64Array(n);
+  for (let i = 0; i < 3 * n; i++) {
+    const r = ca * a[i] + cb * b[i];
+    res[i] = gs * r;
+    sq[Math.floor(i / 3)] += r * r;
+  }
+  return { res, sq };
+}
+
+export interface CodeSampling {
+  /** Dataset expression codes [T, D] to draw from (with perturbations). */
+  dataset?: Float32Array;
+  /** Standard deviation of the Gaussian perturbation of dataset codes (default 0.05). */
+  perturb?: number;
+  /** Range of a blendshape weight (default [0, 1]). */
+  range?: [number, number];
+}
+
+/**
+ * `count` expression codes [count, D] from the training mixture: with dataset codes, 40% perturbed dataset
+ * codes, 20% uniform over the range, 25% sparse (about 3 active shapes, uniform weights), 15% one-hot extremes
+ * (one shape at the top of the range); without, the non-dataset kinds in the same proportions.
+ */
+export function sampleCodes(rng: Rng, D: number, count: number, o: CodeSampling = {}): Float32Array {
+  const [lo, hi] = o.range ?? [0, 1];
+  const T = o.dataset ? o.dataset.length / D : 0;
+  const out = new Float32Array(count * D);
+  for (let g = 0; g < count; g++) {
+    const z = out.subarray(g * D, (g + 1) * D);
+    let r = rng.next();
+    if (T > 0) {
+      if (r < 0.4) {
+        const t = rng.int(T);
+        const sigma = o.perturb ?? 0.05;
+        for (let k = 0; k < D; k++) {
+          z[k] = Math.min(hi, Math.max(lo, o.dataset![t * D + k] + sigma * rng.normal()));
+        }
+        continue;
+      }
+      r = (r - 0.4) / 0.6;
+    }
+    if (r < 1 / 3) { for (let k = 0; k < D; k++) z[k] = rng.uniform(lo, hi); }
+    else if (r < 0.75) {
+      for (let k = 0; k < D; k++) if (rng.next() < Math.min(1, 3 / D)) z[k] = rng.uniform(lo, hi);
+    } else z[rng.int(D)] = hi;
+  }
+  return out;
+}
+
+/** A batch of training pairs: posed and canonical world points, with codes[index[i]] posing point i. */
+export interface PosedPairs {
+  count: number;
+  posed: Float32Array;
+  canonical: Float32Array;
+  codes: Float32Array;
+  index: Uint32Array;
+}
+
+export interface PairSampling extends CodeSampling {
+  /** Normal offset std of the off-surface half of the samples, world units (default 1% of the head diagonal). */
+  shell?: number;
+  /** Points sharing one code (default 16). */
+  perCode?: number;
+  /** Pose group g with row g mod H of these codes [H, D] instead of sampling codes. */
+  fixedCodes?: Float32Array;
+  cdf?: Float64Array;
+}
+
+/** Draws `count` posed/canonical pairs from the rig (see the module comment). */
+export function samplePairs(mesh: RigMesh, count: number, rng: Rng, o: PairSampling = {}): PosedPairs {
+  const D = mesh.deltas.length;
+  const shell = o.shell ?? 0.01 * headFrame(mesh).diagonal;
+  const per = o.perCode ?? 16;
+  const s = sampleSurface(mesh, count, rng, shell, o.cdf ?? triangleAreaCdf(mesh));
+  for (let i = 0; i < count; i += 2) s.offsets[i] = 0;
+  const groups = Math.ceil(count / per);
+  const fixed = o.fixedCodes, H = fixed ? fixed.length / D : 0;
+  const codes = fixed
+    ? Float32Array.from({ length: groups * D }, (_, j) => fixed[(Math.floor(j / D) % H) * D + (j % D)])
+    : sampleCodes(rng, D, groups, o);
+  const posed = new Float32Array(3 * count);
+  const index = new Uint32Array(count);
+  for (let g = 0; g < groups; g++) {
+    const a = g * per, b = Math.min(count, a + per);
+    const sub: SurfaceSamples = {
+      count: b - a,
+      triangles: s.triangles.subarray(a, b),
+      barycentrics: s.barycentrics.subarray(3 * a, 3 * b),
+      offsets: s.offsets.subarray(a, b),
+    };
+    posed.set(posedPoints(mesh, sub, codes.subarray(g * D, (g + 1) * D)), 3 * a);
+    index.fill(g, a, b);
+  }
+  return { count, posed, canonical: posedPoints(mesh, s, null), codes, index };
+}
+
+export interface PriorTrainOptions extends CodeSampling {
+  steps?: number;
+  batch?: number;
+  width?: number;
+  layers?: number;
+  seed?: number;
+  /** Dataset expression codes [T, D] (alias of `dataset`). */
+  expressions?: Float32Array;
+  identity?: Float32Array;
+  /** Adam learning rate, decayed exponentially to lr / 10 (default 2e-3). */
+  lr?: number;
+  shell?: number;
+  /** Held-out pairs for the fit report (default 4,096). */
+  evalPoints?: number;
+  /** Called every `logEvery` steps (default 25) and at the end with the mean squared normalized error. */
+  onProgress?: (step: number, loss: number) => void;
+  logEvery?: number;
+}
+
+/** Fit error of B on held-out samples and codes, relative to the head diagonal. */
+export interface PriorFit {
+  /** Mean of |B(x_p, z) - (x_c - x_p)| / diagonal. */
+  mean: number;
+  /** 95th percentile of the same. */
+  p95: number;
+  /** Mean |x_c - x_p| / diagonal: the error of a zero field, for scale. */
+  zeroMean: number;
+  points: number;
+}
+
+/** Trains B on the rig (deterministic for the seed) and measures its held-out fit. */
+export async function trainPrior(
+  gpu: Gpu,
+  rig: RigMesh,
+  opts: PriorTrainOptions = {},
+): Promise<{ prior: ExpressionPrior; fit: PriorFit; finalLoss: number }> {
+  const steps = opts.steps ?? 1500, batch = opts.batch ?? 2048, seed = opts.seed ?? 1;
+  const sampling: PairSampling = {
+    ...opts,
+    dataset: opts.dataset ?? opts.expressions,
+    cdf: triangleAreaCdf(rig),
+  };
+  const frame = headFrame(rig);
+  const D = rig.deltas.length;
+  const prior = new ExpressionPrior(gpu, {
+    frame,
+    codeDim: D,
+    identity: opts.identity ?? new Float32Array(0),
+    width: opts.width ?? 64,
+    layers: opts.layers ?? 6,
+  });
+  prior.mlp.init(seed, { lastLayerScale: 0 });
+  const lr = opts.lr ?? 2e-3;
+  const adam = new Adam(gpu, [{ name: "prior", params: prior.mlp.params, grads: prior.mlp.grads, lr }]);
+  const per = 16, groups = Math.ceil(batch / per);
+  const t = {
+    posed: Tensor.empty(gpu, [batch, 3]),
+    target: Tensor.empty(gpu, [batch, 3]),
+    codes: Tensor.empty(gpu, [groups, D]),
+    index: Tensor.empty(gpu, [batch], "u32"),
+    input: Tensor.empty(gpu, [batch, prior.inputDim]),
+    out: Tensor.empty(gpu, [batch, 3]),
+    grad: Tensor.empty(gpu, [batch, 3]),
+    sq: Tensor.empty(gpu, [batch]),
+    loss: Tensor.empty(gpu, [1]),
+  };
+  const rng = new Rng(seed ^ 0x5eed);
+  const logEvery = opts.logEvery ?? 25;
+  let loss = NaN;
+  for (let step = 1; step <= steps; step++) {
+    const pairs = samplePairs(rig, batch, rng, { ...sampling, perCode: per });
+    const target = new Float32Array(3 * batch);
+    for (let i = 0; i < 3 * batch; i++) target[i] = (pairs.canonical[i] - pairs.posed[i]) * frame.scale;
+    t.posed.upload(pairs.posed);
+    t.target.upload(target);
+    t.codes.upload(pairs.codes);
+    t.index.upload(pairs.index);
+    prior.assemble(t.posed, { kind: "indexed", codes: t.codes, index: t.index }, t.input);
+    const acts = prior.mlp.forwardTrain(t.input, t.out);
+    residual3(gpu, { a: t.out, b: t.target, ca: 1, cb: -1, gs: 2 / batch, res: t.grad, sq: t.sq });
+    prior.mlp.backward(acts, t.grad);
+    adam.setLr("prior", exponentialDecay(step - 1, { initial: lr, final: lr / 10, steps }));
+    adam.step();
+    if (step % logEvery === 0 || step === steps) {
+      reduce(gpu, t.sq, "mean", t.loss);
+      loss = (await t.loss.read())[0];
+      opts.onProgress?.(step, loss);
+    }
+  }
+  for (const x of Object.values(t)) x.destroy();
+  adam.destroy();
+  const fit = await measurePriorFit(prior, rig, {
+    ...sampling,
+    count: opts.evalPoints ?? 4096,
+    seed: seed + 7919,
+  });
+  return { prior, fit, finalLoss: loss };
+}
+
+/** Evaluates B on fresh pairs (a seed different from training gives held-out samples and codes). */
+export async function measurePriorFit(
+  prior: ExpressionPrior,
+  rig: RigMesh,
+  o: PairSampling & { count: number; seed: number },
+): Promise<PriorFit> {
+  const gpu = prior.gpu;
+  const pairs = samplePairs(rig, o.count, new Rng(o.seed), o);
+  const posed = Tensor.from(gpu, pairs.posed);
+  const codes = Tensor.from(gpu, pairs.codes);
+  const index = Tensor.from(gpu, pairs.index);
+  const out = Tensor.empty(gpu, [o.count, 3]);
+  prior.evaluate(posed, { kind: "indexed", codes, index }, out);
+  const pred = await out.read();
+  for (const x of [posed, codes, index, out]) x.destroy();
+  const diag = prior.config.frame.diagonal;
+  const err = new Float64Array(o.count);
+  let zero = 0;
+  for (let i = 0; i < o.count; i++) {
+    const d = [0, 1, 2].map((c) => pairs.canonical[3 * i + c] - pairs.posed[3 * i + c]);
+    err[i] = Math.hypot(...d.map((v, c) => pred[3 * i + c] - v)) / diag;
+    zero += Math.hypot(...d) / diag;
+  }
+  return { ...errorStats(err), zeroMean: zero / o.count, points: o.count };
+}
+
+/** Mean and 95th percentile of non-negative errors. */
+export function errorStats(err: Float64Array): { mean: number; p95: number } {
+  const sorted = Float64Array.from(err).sort();
+  const mean = err.reduce((a, b) => a + b, 0) / Math.max(err.length, 1);
+  return { mean, p95: sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))] ?? NaN };
+}
