@@ -179,7 +179,13 @@ function eyeRegion(x: number, y: number, zFace: number, s: number, blink: number
   const top = meet + (h0 - meet) * (1 - blink), bottom = meet + (-h0 * 0.85 - meet) * (1 - blink);
   // Signed depth inside the opening (> 0 inside, in units of the opening height); smooth across the lid edge.
   const inside = Math.min(top - dy, dy - bottom) / EYE_OPEN_H;
-  const recess = 0.0004 + 0.0045 * smoothstep(0, 0.35, Math.max(inside, 0) * 2.2);
+  // Position between a lid edge (0) and the meeting line (1): a vertex is covered once the blink weight passes
+  // f(q), so the upper lid sweeps down and the lower lid up under linear blending.
+  const q = dy >= meet
+    ? (top - dy) / Math.max(top - meet, 1e-6)
+    : (dy - bottom) / Math.max(meet - bottom, 1e-6);
+  const f = Math.min(0.05 + 0.9 * Math.min(Math.max(q, 0), 1), 0.8);
+  const recess = (dOut * f) / (1 - f);
   const rho = EYE_RADIUS + dOut - (dOut + recess) * smoothstep(-0.08, 0.1, inside);
   const zLid = c[2] + Math.sqrt(Math.max(rho * rho - dx * dx - dy * dy, 0));
   return zFace + (zLid - zFace) * region;
