@@ -5,7 +5,7 @@ import { type GaussianCloud, rotateX180, shCoefficients } from "../data/gaussian
 import { plyPropertyNames, readPly, writePly } from "../data/ply.ts";
 import { DataError } from "../data/errors.ts";
 import { Rng } from "../gpu/rng.ts";
-import { maxAbsDiff } from "./helpers.ts";
+import { assertClose, maxAbsDiff } from "./helpers.ts";
 
 /**
  * A seeded random cloud inside SPZ's representable ranges: log-scales in [-9, 4], DC in [-3, 3], higher SH in
@@ -391,4 +391,85 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+// ---- Reference decoder: Niantic's spz C++ library compiled to wasm (npm @spz-loader/core). It runs in a child
+// Deno process with --no-lock (so the shared deno.lock is left alone) and browser-like globals (its build only
+// knows browsers). It prints the decoded arrays as JSON: rotations (x, y, z, w), alphas after sigmoid, scales
+// after exp, colours as dc + 0.5 (its colour mapping with the scale factor set to 1), sh raw.
+
+const REFERENCE_SCRIPT = `
+const g = globalThis;
+g.process = undefined;
+g.window = globalThis;
+let mod;
+try {
+  mod = await import("npm:@spz-loader/core@0.3.1");
+} catch (e) {
+  console.log(String(e));
+  Deno.exit(3);
+}
+const { loadSpz } = mod;
+const c = await loadSpz(await Deno.readFile(Deno.args[0]), { colorScaleFactor: 1, unpackOptions: { coordinateSystem: "RUB" } });
+const out = { numPoints: c.numPoints, shDegree: c.shDegree };
+for (const k of ["positions", "rotations", "alphas", "colors", "scales", "sh"]) out[k] = Array.from(c[k]);
+console.log(JSON.stringify(out));
+`;
+
+Deno.test("Niantic's reference SPZ decoder (wasm, @spz-loader/core) decodes our files as readSpz does", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "spz_ref_" });
+  try {
+    await Deno.writeTextFile(`${dir}/ref.ts`, REFERENCE_SCRIPT);
+    for (const degree of [0, 1, 3]) {
+      const cloud = randomCloud(50 + degree, 200, degree);
+      const bytes = writeSpz(cloud);
+      await Deno.writeFile(`${dir}/c.spz`, bytes);
+      const r = await run(Deno.execPath(), [
+        "run",
+        "--no-lock",
+        "--no-config",
+        "-A",
+        `${dir}/ref.ts`,
+        `${dir}/c.spz`,
+      ]);
+      if (r.code === 3) {
+        console.warn(
+          `SKIPPED: the reference decoder (npm:@spz-loader/core@0.3.1) cannot run here: ${
+            r.out.slice(0, 300)
+          }`,
+        );
+        await t.step({ name: "reference decoder unavailable", ignore: true, fn: () => {} });
+        return;
+      }
+      assert.equal(r.code, 0, `reference decoder failed on our degree-${degree} file: ${r.out}`);
+      const ref = JSON.parse(r.out.trim().split("\n").at(-1)!);
+      const ours = readSpz(bytes, "c.spz");
+      const n = ours.count, k = shCoefficients(degree);
+      assert.equal(ref.numPoints, n);
+      assert.equal(ref.shDegree, degree);
+      assert.equal(maxAbsDiff(ref.positions, ours.means), 0, "positions");
+      const expect = (name: string, values: number[], tol: number) =>
+        assert.ok(maxAbsDiff(ref[name], values) <= tol, `${name}: ${maxAbsDiff(ref[name], values)}`);
+      const q = ours.quats;
+      expect(
+        "rotations",
+        Array.from({ length: 4 * n }, (_, i) => q[4 * Math.floor(i / 4) + ((i % 4) + 1) % 4]),
+        1e-6,
+      );
+      expect("alphas", Array.from(ours.opacityLogits, (x) => 1 / (1 + Math.exp(-x))), 1e-6);
+      assertClose(ref.scales, Array.from(ours.logScales, Math.exp), { atol: 0, rtol: 1e-6, what: "scales" });
+      expect(
+        "colors",
+        Array.from({ length: 3 * n }, (_, i) => 0.5 + ours.sh[Math.floor(i / 3) * k * 3 + (i % 3)]),
+        1e-6,
+      );
+      const rest = Array.from({ length: n * (k - 1) * 3 }, (_, i) => {
+        const g = Math.floor(i / ((k - 1) * 3));
+        return ours.sh[g * k * 3 + 3 + (i % ((k - 1) * 3))];
+      });
+      expect("sh", rest, 1e-7);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
