@@ -262,7 +262,8 @@ function expressionOffsets(p: readonly number[], e: Expression): number[] {
 export function jawWeight(p: readonly number[], slit: number, lowerLip: boolean): number {
   const [, y, z] = p;
   let w = smoothstep(MOUTH_Y + 0.012, MOUTH_Y - 0.026, y);
-  w *= smoothstep(-0.035, 0.04, z) * smoothstep(-0.175, -0.115, y);
+  // Fade out behind the chin and down the neck, so the skin under the jaw stretches instead of folding.
+  w *= smoothstep(-0.035, 0.04, z) * (1 - smoothstep(-0.092, -0.14, y) * (1 - smoothstep(0.05, 0.085, z)));
   return lowerLip ? w + (1 - w) * slit : w * (1 - slit);
 }
 
