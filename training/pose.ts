@@ -68,6 +68,11 @@ export interface PosedGradients {
 
 /** The posed Gaussians of one expression and what the backward pass needs. */
 export interface PosedGaussians extends GaussianTensors {
+  means: Tensor<"f32">;
+  quats: Tensor<"f32">;
+  logScales: Tensor<"f32">;
+  opacityLogits: Tensor<"f32">;
+  sh: Tensor<"f32">;
   /** [N] per-Gaussian regularizer terms; their sum is the offset regularizer loss. */
   regTerms: Tensor<"f32">;
   /** [N, 3 + F + D] G's input. */
