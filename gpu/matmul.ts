@@ -92,6 +92,13 @@ export function bindRange(gpu: Gpu, m: MatArg, count: number, what: string): Bou
   return { binding: { buffer: t.buffer, offset: startByte, size }, offset: offset - startByte / 4 };
 }
 
+/** The bound range seen as whole vec4s (the range rounded down to 16 bytes), or the dummy when under 16 bytes. */
+function vec4View(gpu: Gpu, b: Bound): Binding {
+  const r = b.binding;
+  if (r instanceof Tensor || r instanceof GPUBuffer || r.size === undefined || r.size < 16) return dummy(gpu);
+  return { buffer: r.buffer, offset: r.offset, size: Math.floor(r.size / 16) * 16 };
+}
+
 function dummy(gpu: Gpu): Tensor {
   let d = dummies.get(gpu);
   if (!d) {
@@ -174,7 +181,21 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     ACT: args.activation ? ACTIVATION_CODE[act.kind] : 0,
     DACT: args.gradOf ? ACTIVATION_CODE[act.kind] : 0,
   };
-  const flags = { WX, WY, BK, TRANS_A: args.transA ? 1 : 0, TRANS_B: args.transB ? 1 : 0 };
+  // vec4 loads when every contiguous row of the stored matrix is a whole number of vec4s and it starts on one
+  // (bound ranges start at multiples of 256 bytes, so the in-range offset has the same remainder).
+  const vecA = (args.transA ? m : k) % 4 === 0 && A.offset % 4 === 0;
+  const vecB = (args.transB ? k : n) % 4 === 0 && B.offset % 4 === 0;
+  const flags = {
+    WX,
+    WY,
+    BK,
+    TRANS_A: args.transA ? 1 : 0,
+    TRANS_B: args.transB ? 1 : 0,
+    VEC_A: vecA ? 1 : 0,
+    VEC_B: vecB ? 1 : 0,
+  };
+  const A4 = vecA ? vec4View(gpu, A) : dummy(gpu);
+  const B4 = vecB ? vec4View(gpu, B) : dummy(gpu);
   const label = `matmul${args.transA ? "_tA" : ""}${args.transB ? "_tB" : ""}`;
 
   if (splits === 1) {
@@ -190,6 +211,8 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
         uniforms(gpu, [m, n, k, A.offset, B.offset, C.offset, bias.offset, y.offset, kPerSplit, {
           f32: beta,
         }]),
+        A4,
+        B4,
       ],
       workgroups: [gridX, gridY, splits],
     });
@@ -214,6 +237,8 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
       uniforms(gpu, [m, n, k, A.offset, B.offset, 0, 0, 0, kPerSplit, {
         f32: 1,
       }]),
+      A4,
+      B4,
     ],
     workgroups: [gridX, gridY, splits],
   });

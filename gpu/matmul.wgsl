@@ -11,6 +11,8 @@
 //   bias [N] read (only read when HAS_BIAS)
 //   y    [M, N] read (only read when DACT != 0): saved output of activation DACT; the result is multiplied by
 //        that activation's derivative (backward through an activation, see gpu/activation.wgsl)
+//   a4, b4  the A and B ranges again as array<vec4<f32>> (bindings 6, 7), read instead of a / b when VEC_A / VEC_B:
+//        then the matrix's contiguous rows have a multiple of 4 elements and aOff / bOff are multiples of 4.
 // Uniform block U (4-byte words, see gpu/matmul.ts): M, N, K, aOff, bOff, cOff, biasOff, yOff, kPerSplit, beta.
 //
 // Grid: (ceil(N / BN), ceil(M / BM), splits); workgroup (WX, WY). Invocation (tx, ty) owns rows
@@ -33,6 +35,8 @@ override ACCUMULATE: bool = false;
 override ACT: u32 = 0u;
 override DACT: u32 = 0u;
 override SPLIT: bool = false;
+override VEC_A: bool = false;
+override VEC_B: bool = false;
 
 struct U {
   M: u32,
@@ -53,6 +57,10 @@ struct U {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> y: array<f32>;
 @group(0) @binding(5) var<uniform> u: U;
+// The same A and B ranges seen as vec4 (used when VEC_A / VEC_B: rows contiguous in memory have a multiple of 4
+// elements and the matrix starts at a multiple of 4 elements, so every vec4 lies inside one row).
+@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
 
 var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
@@ -125,55 +133,145 @@ fn main(
   var c71 = vec4<f32>(0.0);
 
   for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
-    // Stage op(A)[m0 .. m0 + BM, k0 .. k0 + BK] as As[k][m / 4], one vec4 (four consecutive m) per step.
-    for (var idx = li; idx < BK * ha; idx += NT) {
-      var k: u32;
-      var m: u32;
-      if (TRANS_A) {
-        k = idx / ha;
-        m = 4u * (idx % ha);
-      } else {
-        m = 4u * (idx / BK);
-        k = idx % BK;
+    if (VEC_A && TRANS_A) {
+      // A stored [K, M]: one vec4 of four consecutive m per step, straight into As.
+      for (var idx = li; idx < BK * ha; idx += NT) {
+        let k = idx / ha;
+        let m4 = idx % ha;
+        var v = vec4<f32>(0.0);
+        if (k0 + k < kEnd && m0 + 4u * m4 < M) {
+          v = a4[(u.aOff + (k0 + k) * M + m0) / 4u + m4];
+        }
+        As[idx] = v;
       }
-      var v = vec4<f32>(0.0);
-      if (k0 + k < kEnd) {
-        for (var j = 0u; j < 4u; j++) {
-          if (m0 + m + j < M) {
-            if (TRANS_A) {
-              v[j] = a[u.aOff + (k0 + k) * M + m0 + m + j];
-            } else {
-              v[j] = a[u.aOff + (m0 + m + j) * K + k0 + k];
+    } else if (VEC_A) {
+      // A stored [M, K]: a 4 x 4 block (four rows, one vec4 of k each), transposed into four As entries.
+      for (var blk = li; blk < (BM / 4u) * (BK / 4u); blk += NT) {
+        let mb = blk / (BK / 4u);
+        let kb = blk % (BK / 4u);
+        let m = m0 + 4u * mb;
+        let k = k0 + 4u * kb;
+        var r0 = vec4<f32>(0.0);
+        var r1 = vec4<f32>(0.0);
+        var r2 = vec4<f32>(0.0);
+        var r3 = vec4<f32>(0.0);
+        if (k < kEnd) {
+          let base = (u.aOff + m * K + k) / 4u;
+          let K4 = K / 4u;
+          if (m < M) {
+            r0 = a4[base];
+          }
+          if (m + 1u < M) {
+            r1 = a4[base + K4];
+          }
+          if (m + 2u < M) {
+            r2 = a4[base + 2u * K4];
+          }
+          if (m + 3u < M) {
+            r3 = a4[base + 3u * K4];
+          }
+        }
+        As[(4u * kb) * ha + mb] = vec4<f32>(r0.x, r1.x, r2.x, r3.x);
+        As[(4u * kb + 1u) * ha + mb] = vec4<f32>(r0.y, r1.y, r2.y, r3.y);
+        As[(4u * kb + 2u) * ha + mb] = vec4<f32>(r0.z, r1.z, r2.z, r3.z);
+        As[(4u * kb + 3u) * ha + mb] = vec4<f32>(r0.w, r1.w, r2.w, r3.w);
+      }
+    } else {
+      // Stage op(A)[m0 .. m0 + BM, k0 .. k0 + BK] as As[k][m / 4], one vec4 (four consecutive m) per step.
+      for (var idx = li; idx < BK * ha; idx += NT) {
+        var k: u32;
+        var m: u32;
+        if (TRANS_A) {
+          k = idx / ha;
+          m = 4u * (idx % ha);
+        } else {
+          m = 4u * (idx / BK);
+          k = idx % BK;
+        }
+        var v = vec4<f32>(0.0);
+        if (k0 + k < kEnd) {
+          for (var j = 0u; j < 4u; j++) {
+            if (m0 + m + j < M) {
+              if (TRANS_A) {
+                v[j] = a[u.aOff + (k0 + k) * M + m0 + m + j];
+              } else {
+                v[j] = a[u.aOff + (m0 + m + j) * K + k0 + k];
+              }
             }
           }
         }
+        As[k * ha + m / 4u] = v;
       }
-      As[k * ha + m / 4u] = v;
     }
-    // Stage op(B)[k0 .. k0 + BK, n0 .. n0 + BN] as Bs[k][n / 4].
-    for (var idx = li; idx < BK * hb; idx += NT) {
-      var k: u32;
-      var n: u32;
-      if (TRANS_B) {
-        n = 4u * (idx / BK);
-        k = idx % BK;
-      } else {
-        k = idx / hb;
-        n = 4u * (idx % hb);
+    if (VEC_B && !TRANS_B) {
+      // B stored [K, N]: one vec4 of four consecutive n per step, straight into Bs.
+      for (var idx = li; idx < BK * hb; idx += NT) {
+        let k = idx / hb;
+        let n4 = idx % hb;
+        var v = vec4<f32>(0.0);
+        if (k0 + k < kEnd && n0 + 4u * n4 < N) {
+          v = b4[(u.bOff + (k0 + k) * N + n0) / 4u + n4];
+        }
+        Bs[idx] = v;
       }
-      var v = vec4<f32>(0.0);
-      if (k0 + k < kEnd) {
-        for (var j = 0u; j < 4u; j++) {
-          if (n0 + n + j < N) {
-            if (TRANS_B) {
-              v[j] = b[u.bOff + (n0 + n + j) * K + k0 + k];
-            } else {
-              v[j] = b[u.bOff + (k0 + k) * N + n0 + n + j];
+    } else if (VEC_B) {
+      // B stored [N, K]: a 4 x 4 block (four rows n, one vec4 of k each), transposed into four Bs entries.
+      for (var blk = li; blk < (BN / 4u) * (BK / 4u); blk += NT) {
+        let nb = blk / (BK / 4u);
+        let kb = blk % (BK / 4u);
+        let n = n0 + 4u * nb;
+        let k = k0 + 4u * kb;
+        var r0 = vec4<f32>(0.0);
+        var r1 = vec4<f32>(0.0);
+        var r2 = vec4<f32>(0.0);
+        var r3 = vec4<f32>(0.0);
+        if (k < kEnd) {
+          let base = (u.bOff + n * K + k) / 4u;
+          let K4 = K / 4u;
+          if (n < N) {
+            r0 = b4[base];
+          }
+          if (n + 1u < N) {
+            r1 = b4[base + K4];
+          }
+          if (n + 2u < N) {
+            r2 = b4[base + 2u * K4];
+          }
+          if (n + 3u < N) {
+            r3 = b4[base + 3u * K4];
+          }
+        }
+        Bs[(4u * kb) * hb + nb] = vec4<f32>(r0.x, r1.x, r2.x, r3.x);
+        Bs[(4u * kb + 1u) * hb + nb] = vec4<f32>(r0.y, r1.y, r2.y, r3.y);
+        Bs[(4u * kb + 2u) * hb + nb] = vec4<f32>(r0.z, r1.z, r2.z, r3.z);
+        Bs[(4u * kb + 3u) * hb + nb] = vec4<f32>(r0.w, r1.w, r2.w, r3.w);
+      }
+    } else {
+      // Stage op(B)[k0 .. k0 + BK, n0 .. n0 + BN] as Bs[k][n / 4].
+      for (var idx = li; idx < BK * hb; idx += NT) {
+        var k: u32;
+        var n: u32;
+        if (TRANS_B) {
+          n = 4u * (idx / BK);
+          k = idx % BK;
+        } else {
+          k = idx / hb;
+          n = 4u * (idx % hb);
+        }
+        var v = vec4<f32>(0.0);
+        if (k0 + k < kEnd) {
+          for (var j = 0u; j < 4u; j++) {
+            if (n0 + n + j < N) {
+              if (TRANS_B) {
+                v[j] = b[u.bOff + (n0 + n + j) * K + k0 + k];
+              } else {
+                v[j] = b[u.bOff + (k0 + k) * N + n0 + n + j];
+              }
             }
           }
         }
+        Bs[k * hb + n / 4u] = v;
       }
-      Bs[k * hb + n / 4u] = v;
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {

@@ -32,6 +32,11 @@ Deno.test("matmul: all layouts match the CPU on sizes straddling tile edges (1, 
     [200, 13, 70],
     [65, 30, 9],
     [130, 9, 33],
+    // multiples of 4 (vec4 loads) that are not tile multiples, and mixed vec4 / scalar operands
+    [132, 68, 260],
+    [36, 260, 12],
+    [70, 36, 44],
+    [4, 4, 4],
   ];
   for (const [m, n, k] of sizes) {
     for (const [transA, transB] of LAYOUTS) {
@@ -149,6 +154,33 @@ Deno.test("matmul: matrices at unaligned element offsets inside larger tensors; 
   assert.deepEqual(got.subarray(0, 70), c0.subarray(0, 70), "elements before C changed");
   assert.deepEqual(got.subarray(70 + m * n), c0.subarray(70 + m * n), "elements after C changed");
   for (const t of [ta, tb, tc, tbias]) t.destroy();
+});
+
+Deno.test("matmul: vec4 loads from matrices at offsets that are multiples of 4 elements", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(17);
+  const [m, n, k] = [68, 36, 20];
+  for (const [transA, transB] of LAYOUTS) {
+    const a = rng.floats(m * k + 16), b = rng.floats(k * n + 300), c0 = rng.floats(m * n + 80);
+    const ta = Tensor.from(gpu, a), tb = Tensor.from(gpu, b), tc = Tensor.from(gpu, c0);
+    matmul(gpu, {
+      a: { tensor: ta, offset: 16 },
+      b: { tensor: tb, offset: 276 },
+      c: { tensor: tc, offset: 68 },
+      m,
+      n,
+      k,
+      transA,
+      transB,
+    });
+    const got = await tc.read();
+    const expect = matmulCpu(a.subarray(16), b.subarray(276), m, n, k, { transA, transB });
+    assertClose(got.subarray(68, 68 + m * n), expect, {
+      ...TOL,
+      what: `aligned offsets tA=${transA} tB=${transB}`,
+    });
+    for (const t of [ta, tb, tc]) t.destroy();
+  }
 });
 
 Deno.test("columnSum: sums rows (one and several chunks), overwrite and accumulate", async () => {
