@@ -24,7 +24,11 @@
  * conversion is the identity, in both directions.
  *
  * Reading accepts versions 2 (3-byte rotations: x, y, z as round(127.5 * q + 127.5) with w >= 0) and 3, SH degree
- * 0..3, and files without SPZ extensions (flag 0x2); anything else, and every size mismatch, throws a `DataError`.
+ * 0..3, and files without SPZ extensions (flag 0x2); anything else (e.g. version 4, which splat-transform writes
+ * by default: ask it for `--spz-version 3`), every size mismatch and a gzip checksum mismatch throw a `DataError`.
+ *
+ * Checked against independent code in tests/splat_interop_test.ts: the output is byte-identical (uncompressed) to
+ * @playcanvas/splat-transform's v3 writer, and Niantic's reference decoder reads it as `readSpz` does.
  */
 import { gunzipSync, gzipSync } from "fflate";
 import { DataError } from "./errors.ts";
