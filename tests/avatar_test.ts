@@ -6,6 +6,9 @@ import { Tensor } from "../gpu/tensor.ts";
 import { validateCloud } from "../data/gaussian_cloud.ts";
 import { buildSyntheticHead } from "../data/synthetic_head.ts";
 import { quatToRot } from "../render/rasterize_cpu.ts";
+import { rasterizeBackward } from "../render/rasterize_backward.ts";
+import { GaussianRasterizer } from "../render/rasterizer.ts";
+import { ringCameras, uploadGaussians } from "../render/random_scene.ts";
 import { avatarFromCloud, avatarLearningRates, CANONICAL_FIELDS } from "../training/avatar.ts";
 import { initAvatarFromRig, meanNeighbourDistance, rotationToQuat } from "../training/avatar_init.ts";
 import { canonicalPoints, type RigMesh, sampleColors } from "../training/rig_sampling.ts";
@@ -13,11 +16,11 @@ import { SH_C0 } from "../training/pose_cpu.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
 /** A unit cube (12 triangles, counter-clockwise from outside) with a colour per vertex and one blendshape. */
-function cubeMesh(): RigMesh {
+function cubeMesh(shift = 0): RigMesh {
   const positions = new Float32Array(24);
   const colors = new Float32Array(24);
   for (let v = 0; v < 8; v++) {
-    positions.set([v & 1, (v >> 1) & 1, (v >> 2) & 1], 3 * v);
+    positions.set([(v & 1) + shift, ((v >> 1) & 1) + shift, ((v >> 2) & 1) + shift], 3 * v);
     colors.set([0.2 + 0.1 * (v & 1), 0.5, 0.9 - 0.1 * (v >> 2)], 3 * v);
   }
   const quads = [[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]];
@@ -186,5 +189,78 @@ Deno.test("avatar cloud round trip keeps constants and G; Adam groups follow the
   full.destroy();
   adam.destroy();
   copy.destroy();
+  avatar.destroy();
+});
+
+Deno.test("avatar training: G learns an expression-dependent colour change through the rasterizer", async () => {
+  const gpu = await testGpu();
+  const { avatar } = await initAvatarFromRig(gpu, cubeMesh(-0.5), {
+    exprDim: 1,
+    count: 300,
+    initialOpacity: 0.9,
+    detailWidth: 32,
+  });
+  const cams = ringCameras(2, 32, 32, { radius: 3, fovDeg: 50 });
+  const raster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: 0 });
+  // Targets: the initial avatar under z = 0, and the same with red raised by 0.3 under z = 1.
+  const cloud = await avatar.toCloud();
+  const red = cloud.sh.slice();
+  for (let i = 0; i < cloud.count; i++) red[i * 12] += 0.3 / SH_C0;
+  const targets: Float32Array[] = [];
+  for (const sh of [cloud.sh, red]) {
+    const g = uploadGaussians(gpu, { ...cloud, sh, extras: new Float32Array(0) });
+    const out = await raster.render(g, cams);
+    targets.push(await out.rgb.read() as Float32Array);
+    out.destroy();
+  }
+  const adam = new Adam(gpu, avatar.adamGroups(100, 1));
+  adam.setLr("detail", 1e-2);
+  adam.setLr("features", 1e-2);
+  const n = avatar.count;
+  const pg = {
+    means: Tensor.empty(gpu, [n * 3]),
+    quats: Tensor.empty(gpu, [n * 4]),
+    logScales: Tensor.empty(gpu, [n * 3]),
+    opacityLogits: Tensor.empty(gpu, [n]),
+    sh: Tensor.empty(gpu, [n * 12]),
+  };
+  /** Mean squared error of the render for expression z, and (with `train`) one Adam step on G and features. */
+  const step = async (z: number, train: boolean) => {
+    const posed = avatar.pose([z], undefined, train);
+    const out = await raster.render(posed, cams);
+    const rgb = await out.rgb.read() as Float32Array, t = targets[z];
+    let loss = 0;
+    const grad = new Float32Array(rgb.length);
+    for (let i = 0; i < rgb.length; i++) {
+      loss += (rgb[i] - t[i]) ** 2 / rgb.length;
+      grad[i] = (2 * (rgb[i] - t[i])) / rgb.length;
+    }
+    if (train) {
+      avatar.zeroGrads();
+      for (const t of Object.values(pg)) t.zero();
+      const gT = Tensor.from(gpu, grad);
+      rasterizeBackward(raster, posed, out, { rgb: gT }, pg);
+      avatar.backward(posed, pg).destroy();
+      adam.step(["detail", "features"]);
+      gT.destroy();
+    }
+    out.destroy();
+    posed.destroy();
+    return loss;
+  };
+  const initial = await step(1, false);
+  assert.ok(initial > 1e-3, `initial error ${initial}`);
+  assert.ok((await step(0, false)) < 1e-10, "z = 0 starts exact");
+  for (let i = 0; i < 30; i++) await step(i % 2, true);
+  const final = [await step(0, false), await step(1, false)];
+  assert.ok(
+    final.every((l) => l < 0.1 * initial),
+    `errors ${final.map((l) => l.toExponential(2))} did not fall below a tenth of ${
+      initial.toExponential(2)
+    }`,
+  );
+  for (const t of Object.values(pg)) t.destroy();
+  adam.destroy();
+  raster.destroy();
   avatar.destroy();
 });
