@@ -123,10 +123,11 @@ const BK = 8;
 
 /**
  * Workgroup shape for an output of width n: each invocation computes 8 x 8 outputs, so the tile is 8 WY rows by
- * 8 WX columns. Narrow outputs (a 3-wide output layer) get narrow, taller tiles instead of mostly empty ones.
+ * 8 WX columns. Narrow outputs (a 3-wide output layer) get narrow, taller tiles instead of mostly empty ones;
+ * only three shapes exist, to keep the number of compiled pipelines small.
  */
 export function tileShape(n: number): { WX: number; WY: number; BM: number; BN: number } {
-  const WX = n > 64 ? 16 : n > 32 ? 8 : n > 16 ? 4 : n > 8 ? 2 : 1;
+  const WX = n > 64 ? 16 : n > 16 ? 8 : 2;
   const WY = WX >= 8 ? 8 : 16;
   return { WX, WY, BM: 8 * WY, BN: 8 * WX };
 }

@@ -5,7 +5,8 @@
  *
  * Parameter layout: ONE flat f32 tensor `params` holds, layer after layer, W_l stored [in_l, out_l] row-major
  * (so a layer computes y = act(x · W_l + b_l)) followed by b_l [out_l]; `grads` has the same layout, so one
- * Adam step updates everything. `layout()` gives each layer's offsets.
+ * Adam step updates everything. Each block starts at a multiple of 4 elements (for vec4 loads); the few padding
+ * elements between blocks stay zero in both tensors. `layout()` gives each layer's offsets.
  *
  * Skip connection (DeepSDF / NPHM): with `skipAt = s`, layer s takes concat(h_{s-1}, x) where x is the network
  * input, so in_s = hidden[s-1] + inputs and the first hidden[s-1] rows of W_s act on h, the last `inputs` rows on
@@ -50,6 +51,11 @@ export interface MlpLayerLayout {
   activation: Activation;
 }
 
+/** Rounds up to a multiple of 4 elements, so every block can be read as whole vec4s. */
+function align4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
 /** Widths of the hidden layers of `spec`. */
 export function hiddenWidths(spec: MlpSpec): number[] {
   const h = Array.isArray(spec.hidden) ? spec.hidden : new Array(spec.hidden.depth).fill(spec.hidden.width);
@@ -83,15 +89,17 @@ export function mlpLayout(spec: MlpSpec): MlpLayerLayout[] {
     const hiddenRows = dims[l];
     const inDim = l === spec.skipAt ? dims[l] + spec.inputs : dims[l];
     const out = dims[l + 1];
+    const wOffset = align4(offset);
+    const bOffset = align4(wOffset + inDim * out);
     layers.push({
-      wOffset: offset,
-      bOffset: offset + inDim * out,
+      wOffset,
+      bOffset,
       in: inDim,
       out,
       hiddenRows,
       activation: l + 2 === dims.length ? spec.outputActivation : spec.hiddenActivation,
     });
-    offset += inDim * out + out;
+    offset = bOffset + out;
   }
   return layers;
 }
@@ -163,7 +171,8 @@ export class Mlp {
     const p = new Float32Array(this.paramCount);
     this.layers.forEach((l, i) => {
       const bound = (1 / Math.sqrt(l.in)) * (i === this.layers.length - 1 ? opts.lastLayerScale ?? 1 : 1);
-      for (let j = l.wOffset; j < l.bOffset + l.out; j++) p[j] = rng.uniform(-bound, bound);
+      for (let j = l.wOffset; j < l.wOffset + l.in * l.out; j++) p[j] = rng.uniform(-bound, bound);
+      for (let j = l.bOffset; j < l.bOffset + l.out; j++) p[j] = rng.uniform(-bound, bound);
     });
     this.params.upload(p);
   }

@@ -186,15 +186,18 @@ Deno.test("mlp: layout, deterministic init and parameter upload/download", async
   const a = new Mlp(gpu, s), b = new Mlp(gpu, s);
   const layout = a.layout();
   assert.deepEqual(layout.map((l) => [l.in, l.out]), [[3, 20], [20, 33], [36, 17], [17, 4]]);
-  assert.equal(a.paramCount, 3 * 20 + 20 + 20 * 33 + 33 + 36 * 17 + 17 + 17 * 4 + 4);
-  for (let i = 1; i < layout.length; i++) {
-    assert.equal(layout[i].wOffset, layout[i - 1].bOffset + layout[i - 1].out);
-  }
+  // blocks start at multiples of 4 elements: W0 0..60, b0 60..80, W1 80..740, b1 740..773, W2 776..1388, ...
+  assert.deepEqual(layout.map((l) => [l.wOffset, l.bOffset]), [[0, 60], [80, 740], [776, 1388], [
+    1408,
+    1476,
+  ]]);
+  assert.equal(a.paramCount, 1480);
   a.init(9);
   b.init(9);
   const pa = await a.getParams();
   assert.deepEqual(pa, await b.getParams());
   assert.ok(pa.every((v, i) => Math.abs(v) <= 1 / Math.sqrt(layout.find((l) => i < l.bOffset + l.out)!.in)));
+  for (const gap of [773, 774, 775, 1405, 1406, 1407]) assert.equal(pa[gap], 0, `padding element ${gap}`);
   b.init(10);
   assert.notDeepEqual(pa, await b.getParams());
   b.init(9, { lastLayerScale: 0 });
