@@ -267,8 +267,8 @@ export class Poser {
   /**
    * Records the backward pass of a training `forward`: ADDS the canonical gradients into `canonGrads`, writes
    * (or with `accumulateG` adds) G's parameter gradients into `g.grads`, and returns dL/d(dx_F) [N, 3] (a pooled
-   * tensor the caller destroys; it equals the posed means gradient, since dx_F enters the mean additively). The loss is the render
-   * loss whose gradients are `posedGrads` plus the offset regularizer.
+   * tensor the caller destroys; it equals the posed means gradient, since dx_F enters the mean additively). The
+   * loss is the render loss whose gradients are `posedGrads` plus the offset regularizer.
    */
   backward(
     canon: CanonicalTensors,
