@@ -61,18 +61,3 @@ export const synthCommand: Command = {
     gpu.destroy();
   },
 };
-
-if (import.meta.main) {
-  // Direct use before main.ts wires the command: `deno run -A cli/synth.ts [options]`.
-  const { parseArgs } = await import("node:util");
-  const options = Object.fromEntries(
-    Object.entries(synthCommand.options).map(([k, o]) => [k, { type: o.type }]),
-  ) as Record<string, { type: "string" | "boolean" }>;
-  const { values } = parseArgs({ args: Deno.args, options, strict: true });
-  for (const [k, o] of Object.entries(synthCommand.options)) {
-    if (values[k] === undefined && o.default !== undefined) {
-      (values as Record<string, unknown>)[k] = o.default;
-    }
-  }
-  await synthCommand.run({ values, positionals: [] });
-}
