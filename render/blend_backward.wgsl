@@ -1,13 +1,14 @@
-// Backward of the alpha blending, per-splat with a wavefront over pixel groups. One workgroup of 256 invocations
-// per (tile, view); grid [tilesX, tilesY, V].
+// Backward of the alpha blending, per-splat with a wavefront over pixel groups. One workgroup of NT = 256 / SPT
+// invocations per (tile, view); grid [tilesX, tilesY, V].
 //
-// The tile's list is walked back to front in batches of up to 256 entries; invocation t owns the entry at list
-// position hi - 1 - t (t = 0 is the back-most of the batch) and keeps its partial gradients in registers. The
-// 256 pixels form 32 groups of 8; at wavefront step s, invocation t processes pixel group s - t, so a pixel group
-// sees the entries in back-to-front order while 32 groups are in flight at once. The per-pixel running state
-// (transmittance T and the upstream-weighted colour behind, R) lives in workgroup memory and is handed from
-// entry to entry through it; one barrier per step. At the end of a batch each entry adds its gradients once into
-// the per-(view, Gaussian) buffer with a compare-and-swap loop on atomic<u32> (no float atomics needed).
+// The tile's list is walked back to front in batches of up to 256 entries. Invocation t owns the SPT consecutive
+// entries at list positions hi - 1 - (t * SPT + r), r = 0..SPT-1 (back-most first), and keeps their partial
+// gradients in registers. The 256 pixels form NT groups of SPT pixels; at wavefront step s, invocation t
+// processes pixel group s - t for all of its entries, so every pixel sees the entries strictly back to front
+// while up to NT groups are in flight. The per-pixel running state (transmittance T and the upstream-weighted
+// colour behind, R) lives in workgroup memory and is handed on through it: one barrier per step, 256 / SPT +
+// NT - 1 steps per full batch. At the end of a batch each entry adds its gradients once into the
+// per-(view, Gaussian) buffer with a compare-and-swap loop on atomic<u32> (no float atomics needed).
 //
 // Per pixel and contributing entry j (alpha_j, colour c_j incl. extra channels, upstream g = dL/d(colour)):
 //   T_j = T_{j+1} / (1 - alpha_j),  dL/dc_j += alpha_j T_j g,
@@ -36,8 +37,9 @@
 @group(0) @binding(8) var<uniform> fr: Frame;
 
 const BATCH: u32 = 256u;
-const GROUP: u32 = 8u;
-const NGROUPS: u32 = 32u;
+const MAX_SPT: u32 = 8u;
+override SPT: u32 = 4u;          // entries per invocation (1, 2, 4 or 8)
+override NT: u32 = 64u;          // invocations = BATCH / SPT = pixel groups
 
 var<workgroup> s_T: array<f32, 256>;
 var<workgroup> s_R: array<f32, 256>;
@@ -66,118 +68,124 @@ fn add_d_extras(k: u32, x: f32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let v = wid.z;
   let tile = (v * fr.tiles_y + wid.y) * fr.tiles_x + wid.x;
   let start = ranges[2u * tile];
-  let px = wid.x * TILE + li % TILE;
-  let py = wid.y * TILE + li / TILE;
-  if (px < fr.width && py < fr.height) {
-    let b = 8u * ((v * fr.height + py) * fr.width + px);
-    s_g[li] = vec4f(state[b], state[b + 1u], state[b + 2u], 0.0);
-    s_R[li] = state[b + 3u];
-    s_T[li] = state[b + 4u];
-    s_last[li] = u32(state[b + 5u]);
-  } else {
-    s_g[li] = vec4f(0.0);
-    s_R[li] = 0.0;
-    s_T[li] = 1.0;
-    s_last[li] = 0u;
+  for (var pl = li; pl < 256u; pl += NT) {
+    let px = wid.x * TILE + pl % TILE;
+    let py = wid.y * TILE + pl / TILE;
+    if (px < fr.width && py < fr.height) {
+      let b = 8u * ((v * fr.height + py) * fr.width + px);
+      s_g[pl] = vec4f(state[b], state[b + 1u], state[b + 2u], 0.0);
+      s_R[pl] = state[b + 3u];
+      s_T[pl] = state[b + 4u];
+      s_last[pl] = u32(state[b + 5u]);
+    } else {
+      s_g[pl] = vec4f(0.0);
+      s_R[pl] = 0.0;
+      s_T[pl] = 1.0;
+      s_last[pl] = 0u;
+    }
+    atomicMax(&s_max, s_last[pl]);
   }
-  atomicMax(&s_max, s_last[li]);
   workgroupBarrier();
   if (li == 0u) { s_max_u = atomicLoad(&s_max); }
   var hi = workgroupUniformLoad(&s_max_u);
   while (hi > 0u) {
     let lo = select(0u, hi - BATCH, hi > BATCH);
     let nb = hi - lo;
-    let owns = li < nb;
-    let q = hi - 1u - li;
-    var i = 0u;
-    var n = 0u;
-    var xy = vec2f(0.0);
-    var conic = vec3f(0.0);
-    var o = 0.0;
-    var col = vec3f(0.0);
-    var ce: array<f32, MAX_EXTRA>;
-    var de: array<f32, MAX_EXTRA>;
-    if (owns) {
-      i = pair_vals[start + q];
-      n = i - (i / fr.n) * fr.n;
+    let first = li * SPT;
+    var mine = 0u;
+    if (first < nb) { mine = min(SPT, nb - first); }
+    var xy: array<vec2f, MAX_SPT>;
+    var cov: array<vec4f, MAX_SPT>;   // conic a, b, c, opacity
+    var col: array<vec3f, MAX_SPT>;
+    var ids: array<u32, MAX_SPT>;
+    var d_mean: array<vec2f, MAX_SPT>;
+    var d_abs: array<vec2f, MAX_SPT>;
+    var d_cov: array<vec4f, MAX_SPT>; // conic a, b, c, opacity
+    var d_col: array<vec3f, MAX_SPT>;
+    var ce: array<f32, MAX_SPT * MAX_EXTRA>;
+    var de: array<f32, MAX_SPT * MAX_EXTRA>;
+    for (var r = 0u; r < mine; r++) {
+      let i = pair_vals[start + hi - 1u - first - r];
+      ids[r] = i;
+      let n = i - (i / fr.n) * fr.n;
       let base = i * PROJ_STRIDE;
-      xy = vec2f(proj[base], proj[base + 1u]);
-      conic = vec3f(proj[base + 2u], proj[base + 3u], proj[base + 4u]);
-      o = proj[base + 5u];
-      col = vec3f(proj[base + 8u], proj[base + 9u], proj[base + 10u]);
-      for (var c = 0u; c < NC; c++) {
-        ce[c] = extras[n * NC + c];
-        de[c] = 0.0;
-      }
+      xy[r] = vec2f(proj[base], proj[base + 1u]);
+      cov[r] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
+      col[r] = vec3f(proj[base + 8u], proj[base + 9u], proj[base + 10u]);
+      for (var c = 0u; c < NC; c++) { ce[r * MAX_EXTRA + c] = extras[n * NC + c]; }
     }
-    var d_mean = vec2f(0.0);
-    var d_abs = vec2f(0.0);
-    var d_conic = vec3f(0.0);
-    var d_o = 0.0;
-    var d_col = vec3f(0.0);
-    let steps = nb + NGROUPS - 1u;
+    let workers = (nb + SPT - 1u) / SPT;
+    let steps = workers + NT - 1u;
     for (var s = 0u; s < steps; s++) {
-      if (owns && s >= li && s - li < NGROUPS) {
-        let g0 = (s - li) * GROUP;
-        for (var k = 0u; k < GROUP; k++) {
-          let pl = g0 + k;
-          if (q >= s_last[pl]) { continue; }
+      if (mine > 0u && s >= li && s - li < NT) {
+        for (var k = 0u; k < SPT; k++) {
+          let pl = (s - li) * SPT + k;
+          let last = s_last[pl];
+          if (hi - first - mine >= last) { continue; } // all of this thread's entries are behind the last
           let pxl = wid.x * TILE + pl % TILE;
           let pyl = wid.y * TILE + pl / TILE;
-          let d = xy - vec2f(f32(pxl), f32(pyl));
-          let power = -0.5 * (conic.x * d.x * d.x + conic.z * d.y * d.y) - conic.y * d.x * d.y;
-          if (power > 0.0) { continue; }
-          let G = exp(power);
-          let a0 = o * G;
-          let alpha = min(ALPHA_MAX, a0);
-          if (alpha < ALPHA_MIN) { continue; }
-          let Tj = s_T[pl] / (1.0 - alpha);
-          let w = alpha * Tj;
+          let pix = vec2f(f32(pxl), f32(pyl));
+          var T = s_T[pl];
+          var R = s_R[pl];
           let gp = s_g[pl].xyz;
-          var gc = dot(gp, col);
-          d_col += w * gp;
-          if (NC > 0u) {
-            let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
+          let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
+          for (var r = 0u; r < mine; r++) {
+            if (hi - 1u - first - r >= last) { continue; }
+            let d = xy[r] - pix;
+            let cv = cov[r];
+            let power = -0.5 * (cv.x * d.x * d.x + cv.z * d.y * d.y) - cv.y * d.x * d.y;
+            if (power > 0.0) { continue; }
+            let G = exp(power);
+            let a0 = cv.w * G;
+            let alpha = min(ALPHA_MAX, a0);
+            if (alpha < ALPHA_MIN) { continue; }
+            let Tj = T / (1.0 - alpha);
+            let w = alpha * Tj;
+            var gc = dot(gp, col[r]);
+            d_col[r] += w * gp;
             for (var c = 0u; c < NC; c++) {
               let ge = d_extra_img[pp + c];
-              gc += ge * ce[c];
-              de[c] += w * ge;
+              gc += ge * ce[r * MAX_EXTRA + c];
+              de[r * MAX_EXTRA + c] += w * ge;
+            }
+            let d_alpha = Tj * gc - R / (1.0 - alpha);
+            R += gc * w;
+            T = Tj;
+            if (a0 < ALPHA_MAX) {
+              let dp = alpha * d_alpha;
+              d_cov[r] += vec4f(dp * vec3f(-0.5 * d.x * d.x, -d.x * d.y, -0.5 * d.y * d.y), G * d_alpha);
+              let gm = -dp * vec2f(cv.x * d.x + cv.y * d.y, cv.y * d.x + cv.z * d.y);
+              d_mean[r] += gm;
+              d_abs[r] += abs(gm);
             }
           }
-          let d_alpha = Tj * gc - s_R[pl] / (1.0 - alpha);
-          s_R[pl] += gc * w;
-          s_T[pl] = Tj;
-          if (a0 < ALPHA_MAX) {
-            d_o += G * d_alpha;
-            let dp = alpha * d_alpha;
-            d_conic += dp * vec3f(-0.5 * d.x * d.x, -d.x * d.y, -0.5 * d.y * d.y);
-            let gm = -dp * vec2f(conic.x * d.x + conic.y * d.y, conic.y * d.x + conic.z * d.y);
-            d_mean += gm;
-            d_abs += abs(gm);
-          }
+          s_T[pl] = T;
+          s_R[pl] = R;
         }
       }
       workgroupBarrier();
     }
-    if (owns) {
+    for (var r = 0u; r < mine; r++) {
+      let i = ids[r];
       let gb = i * GRAD2D_STRIDE;
-      add_grad2d(gb, d_mean.x);
-      add_grad2d(gb + 1u, d_mean.y);
-      add_grad2d(gb + 2u, d_conic.x);
-      add_grad2d(gb + 3u, d_conic.y);
-      add_grad2d(gb + 4u, d_conic.z);
-      add_grad2d(gb + 5u, d_o);
-      add_grad2d(gb + 6u, d_col.x);
-      add_grad2d(gb + 7u, d_col.y);
-      add_grad2d(gb + 8u, d_col.z);
-      add_grad2d(gb + 9u, d_abs.x);
-      add_grad2d(gb + 10u, d_abs.y);
-      for (var c = 0u; c < NC; c++) { add_d_extras(n * NC + c, de[c]); }
+      add_grad2d(gb, d_mean[r].x);
+      add_grad2d(gb + 1u, d_mean[r].y);
+      add_grad2d(gb + 2u, d_cov[r].x);
+      add_grad2d(gb + 3u, d_cov[r].y);
+      add_grad2d(gb + 4u, d_cov[r].z);
+      add_grad2d(gb + 5u, d_cov[r].w);
+      add_grad2d(gb + 6u, d_col[r].x);
+      add_grad2d(gb + 7u, d_col[r].y);
+      add_grad2d(gb + 8u, d_col[r].z);
+      add_grad2d(gb + 9u, d_abs[r].x);
+      add_grad2d(gb + 10u, d_abs[r].y);
+      let n = i - (i / fr.n) * fr.n;
+      for (var c = 0u; c < NC; c++) { add_d_extras(n * NC + c, de[r * MAX_EXTRA + c]); }
     }
     hi = lo;
   }

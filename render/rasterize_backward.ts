@@ -94,9 +94,10 @@ export function rasterizeBackward(
 
   let dExtraImg = raster.dummy;
   if (C > 0) dExtraImg = up.extras ?? pool.acquire([px * C], "f32", "raster.zeroExtraGrad");
+  const spt = raster.backwardSplatsPerThread;
   const grad2d = pool.acquire([V * N, 12], "f32", "raster.grad2d");
   const unusedExtraGrad = C > 0 ? null : pool.acquire([1], "f32", "raster.unusedExtraGrad");
-  dispatch(gpu, raster.pipeline(blendBackSrc, {}, "raster.blendBackward"), {
+  dispatch(gpu, raster.pipeline(blendBackSrc, { SPT: spt, NT: 256 / spt }, "raster.blendBackward"), {
     bindings: [
       out.proj,
       out.pairVals,

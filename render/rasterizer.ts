@@ -24,6 +24,7 @@ import { readBuffer, Tensor, TensorPool } from "../gpu/tensor.ts";
 import { type Camera, validateCamera } from "./camera.ts";
 import { type FrameInfo, frameInfo, frameUniform, kernelSource } from "./frame_uniform.ts";
 import { shCoeffCount } from "./sh.ts";
+import { type GaussianGradients, rasterizeBackward, type RenderGradients } from "./rasterize_backward.ts";
 import projectSrc from "./project.wgsl" with { type: "text" };
 import cullSrc from "./cull_keys.wgsl" with { type: "text" };
 import gatherSrc from "./gather_counts.wgsl" with { type: "text" };
@@ -43,6 +44,12 @@ export interface RasterizerConfig {
   extraChannels: number;
   /** Background colour of the RGB output (extra channels have background 0). Default black. */
   background?: readonly number[];
+  /**
+   * Tile-list entries each invocation of the backward blend owns (1, 2, 4 or 8; the workgroup has 256 / this
+   * invocations). More means fewer barriers and fewer, busier invocations. Default 8 on software adapters, 2 on
+   * GPUs.
+   */
+  backwardSplatsPerThread?: number;
 }
 
 /** The Gaussian parameters of one render (the rasterizer only reads them). */
@@ -61,21 +68,21 @@ export interface GaussianTensors {
 export interface RenderOutput {
   frame: FrameInfo;
   /** [V, H, W, 3] */
-  rgb: Tensor;
+  rgb: Tensor<"f32">;
   /** [V, H, W, C] (a 1-element dummy when C = 0) */
-  extras: Tensor;
+  extras: Tensor<"f32">;
   /** [V, H, W, 4]: alpha, sum of weight * depth, final transmittance, entries walked. */
-  aux: Tensor;
+  aux: Tensor<"f32">;
   /** u32 [4], summed over views: visible, culled non-finite, behind the near plane, off-image or degenerate. */
-  stats: Tensor;
+  stats: Tensor<"u32">;
   /** Number of (tile, Gaussian) pairs rendered. */
   pairs: number;
   /** [V * N, 16] projected records (layout in gaussian_common.wgsl). */
-  proj: Tensor;
+  proj: Tensor<"f32">;
   /** [P] entry index v * N + n of each tile-sorted pair. */
-  pairVals: Tensor;
+  pairVals: Tensor<"u32">;
   /** [V * tiles, 2] pair range per tile. */
-  ranges: Tensor;
+  ranges: Tensor<"u32">;
   /** Releases every tensor of the output (back to the rasterizer's pool). */
   destroy(): void;
 }
@@ -88,6 +95,7 @@ export class GaussianRasterizer {
   readonly extraChannels: number;
   readonly background: readonly number[];
   readonly pool: TensorPool;
+  readonly backwardSplatsPerThread: number;
   #dummy: Tensor;
 
   constructor(gpu: Gpu, cfg: RasterizerConfig) {
@@ -102,6 +110,10 @@ export class GaussianRasterizer {
     this.extraChannels = cfg.extraChannels;
     this.background = cfg.background ?? [0, 0, 0];
     this.pool = new TensorPool(gpu);
+    this.backwardSplatsPerThread = cfg.backwardSplatsPerThread ?? (gpu.isSoftware ? 8 : 2);
+    if (![1, 2, 4, 8].includes(this.backwardSplatsPerThread)) {
+      throw new Error("backwardSplatsPerThread must be 1, 2, 4 or 8");
+    }
     this.#dummy = Tensor.empty(gpu, [4], "f32", "raster.dummy");
   }
 
@@ -229,6 +241,14 @@ export class GaussianRasterizer {
       ranges,
       destroy: () => owned.forEach((t) => t.destroy()),
     };
+  }
+
+  /**
+   * Records the backward pass of `out` (rendered from `g`, not yet destroyed), ADDING the parameter gradients
+   * into `grads` (see rasterize_backward.ts).
+   */
+  backward(g: GaussianTensors, out: RenderOutput, up: RenderGradients, grads: GaussianGradients): void {
+    rasterizeBackward(this, g, out, up, grads);
   }
 
   /** Frees pooled buffers and the dummy. */

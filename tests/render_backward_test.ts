@@ -6,7 +6,7 @@ import { rasterizeBackward } from "../render/rasterize_backward.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
 import { destroyGaussians, randomGaussians, ringCameras, uploadGaussians } from "../render/random_scene.ts";
 import type { Camera } from "../render/camera.ts";
-import { testGpu } from "./helpers.ts";
+import { assertClose, testGpu } from "./helpers.ts";
 
 type Field = "means" | "quats" | "logScales" | "opacityLogits" | "sh" | "extras";
 const FIELDS: Field[] = ["means", "quats", "logScales", "opacityLogits", "sh", "extras"];
@@ -114,6 +114,35 @@ Deno.test("render backward: every parameter gradient matches central differences
         `${field}[${i}]: GPU ${got[i]}, finite differences ${fd[i]}`,
       );
     }
+  }
+
+  // Every backward work split (entries per invocation) gives the same gradients.
+  for (const spt of [1, 2, 4, 8]) {
+    const r2 = new GaussianRasterizer(gpu, {
+      shDegree,
+      extraChannels: C,
+      background: bg,
+      backwardSplatsPerThread: spt,
+    });
+    const o2 = await r2.render(g, cams);
+    const g2 = Object.fromEntries(FIELDS.map((f) => [f, Tensor.empty(gpu, [grads[f].size])])) as Record<
+      Field,
+      Tensor
+    >;
+    r2.backward(g, o2, upT, g2);
+    for (const field of FIELDS) {
+      const want = await grads[field].read();
+      const got = await g2[field].read();
+      const scale = want.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      assertClose(got, want, {
+        atol: 1e-5 * scale,
+        rtol: 1e-4,
+        what: `${field} with ${spt} entries per invocation`,
+      });
+      g2[field].destroy();
+    }
+    o2.destroy();
+    r2.destroy();
   }
 
   // Density statistics: visible in both views; |sum of |g|| >= |sum of g| per view (triangle inequality).
