@@ -169,3 +169,25 @@ Deno.test("distillation on a tiny-rig prior: held-out cycle residual below 0.25%
   prior.destroy();
   field.destroy();
 });
+
+Deno.test("distillation is deterministic for a seed", async () => {
+  const gpu = await testGpu();
+  const rig = tinyRig(6, 8);
+  const { prior } = await trainPrior(gpu, rig, { steps: 4, batch: 128, width: 8, seed: 3, evalPoints: 64 });
+  const run = async (seed: number) => {
+    const { field, residual } = await distillForward(gpu, prior, rig, {
+      steps: 5,
+      batch: 128,
+      seed,
+      evalPoints: 64,
+    });
+    const p = await field.mlp.getParams();
+    field.destroy();
+    return { p, residual };
+  };
+  const a = await run(4), b = await run(4), c = await run(5);
+  assert.deepEqual(a.p, b.p);
+  assert.deepEqual(a.residual, b.residual);
+  assert.notDeepEqual(a.p, c.p);
+  prior.destroy();
+});

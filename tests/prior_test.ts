@@ -123,3 +123,24 @@ Deno.test("prior: a small fit on a tiny rig reaches 0.4% of the head size on hel
   assert.ok(losses[losses.length - 1] < 0.2 * losses[0], "loss decreases");
   prior.destroy();
 });
+
+Deno.test("prior: training is deterministic for a seed", async () => {
+  const gpu = await testGpu();
+  const rig = tinyRig(6, 8);
+  const run = async (seed: number) => {
+    const { prior, fit } = await trainPrior(gpu, rig, {
+      steps: 6,
+      batch: 256,
+      width: 8,
+      seed,
+      evalPoints: 64,
+    });
+    const p = await prior.mlp.getParams();
+    prior.destroy();
+    return { p, fit };
+  };
+  const a = await run(9), b = await run(9), c = await run(10);
+  assert.deepEqual(a.p, b.p);
+  assert.deepEqual(a.fit, b.fit);
+  assert.notDeepEqual(a.p, c.p);
+});

@@ -20,7 +20,15 @@ import { reduce } from "../gpu/reduce.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import { assembleInputs, type CodeSource, type HeadFrame, nphmSpec } from "./deform_inputs.ts";
-import { errorStats, type ExpressionPrior, type PairSampling, residual3, samplePairs } from "./prior.ts";
+import {
+  errorStats,
+  type ExpressionPrior,
+  type MovingStats,
+  movingStats,
+  type PairSampling,
+  residual3,
+  samplePairs,
+} from "./prior.ts";
 import { type RigMesh, triangleAreaCdf } from "./rig_sampling.ts";
 import { exponentialDecay } from "./schedule.ts";
 import gradSrc from "./cycle_grad.wgsl" with { type: "text" };
@@ -96,6 +104,9 @@ export class ForwardField {
     out: Tensor,
   ): ForwardFieldActivations {
     const n = xc.size / 3;
+    if (z instanceof Float32Array && z.length !== this.config.codeDim) {
+      throw new Error(`ForwardField: code has ${z.length} values, expected ${this.config.codeDim}`);
+    }
     const code: CodeSource = z instanceof Float32Array
       ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "field.code") }
       : z;
@@ -232,6 +243,8 @@ export interface DistillResidual {
   /** |posed_rig - x_c| / diagonal: the error of a zero field, for scale. */
   zeroMean: number;
   points: number;
+  /** The error against the rig over moving points only. */
+  moving: MovingStats;
 }
 
 /** Distils F from the frozen prior B (deterministic for the seed) and measures it on held-out codes. */
@@ -323,12 +336,12 @@ export async function measureDistillation(
   for (const t of [xc, codes, index, dx, xpT, delta]) t.destroy();
   const diag = prior.config.frame.diagonal;
   const cyc = new Float64Array(o.count), rigErr = new Float64Array(o.count);
-  let zero = 0;
+  const truth = new Float64Array(o.count);
   for (let i = 0; i < o.count; i++) {
     const c = [0, 1, 2];
     cyc[i] = Math.hypot(...c.map((k) => dxv[3 * i + k] + dv[3 * i + k])) / diag;
     rigErr[i] = Math.hypot(...c.map((k) => xp[3 * i + k] - pairs.posed[3 * i + k])) / diag;
-    zero += Math.hypot(...c.map((k) => pairs.posed[3 * i + k] - pairs.canonical[3 * i + k])) / diag;
+    truth[i] = Math.hypot(...c.map((k) => pairs.posed[3 * i + k] - pairs.canonical[3 * i + k])) / diag;
   }
   const a = errorStats(cyc), r = errorStats(rigErr);
   return {
@@ -336,7 +349,8 @@ export async function measureDistillation(
     cycleP95: a.p95,
     rigMean: r.mean,
     rigP95: r.p95,
-    zeroMean: zero / o.count,
+    zeroMean: errorStats(truth).mean,
     points: o.count,
+    moving: movingStats(rigErr, truth),
   };
 }

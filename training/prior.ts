@@ -97,6 +97,9 @@ export class ExpressionPrior {
    */
   evaluate(xPosed: Tensor, z: Float32Array | CodeSource, out: Tensor): void {
     const n = xPosed.size / 3;
+    if (z instanceof Float32Array && z.length !== this.config.codeDim) {
+      throw new Error(`ExpressionPrior: code has ${z.length} values, expected ${this.config.codeDim}`);
+    }
     const code: CodeSource = z instanceof Float32Array
       ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "prior.code") }
       : z;
@@ -272,6 +275,8 @@ export interface PriorFit {
   /** Mean |x_c - x_p| / diagonal: the error of a zero field, for scale. */
   zeroMean: number;
   points: number;
+  /** The same means over the moving points only (true displacement above `MOVING_THRESHOLD`). */
+  moving: MovingStats;
 }
 
 /** Trains B on the rig (deterministic for the seed) and measures its held-out fit. */
@@ -359,14 +364,43 @@ export async function measurePriorFit(
   const pred = await out.read();
   for (const x of [posed, codes, index, out]) x.destroy();
   const diag = prior.config.frame.diagonal;
-  const err = new Float64Array(o.count);
-  let zero = 0;
+  const err = new Float64Array(o.count), truth = new Float64Array(o.count);
   for (let i = 0; i < o.count; i++) {
     const d = [0, 1, 2].map((c) => pairs.canonical[3 * i + c] - pairs.posed[3 * i + c]);
     err[i] = Math.hypot(...d.map((v, c) => pred[3 * i + c] - v)) / diag;
-    zero += Math.hypot(...d) / diag;
+    truth[i] = Math.hypot(...d) / diag;
   }
-  return { ...errorStats(err), zeroMean: zero / o.count, points: o.count };
+  return {
+    ...errorStats(err),
+    zeroMean: errorStats(truth).mean,
+    points: o.count,
+    moving: movingStats(err, truth),
+  };
+}
+
+/** Relative displacement above which a point counts as moving (0.1% of the head diagonal). */
+export const MOVING_THRESHOLD = 1e-3;
+
+/** Errors restricted to the points that move under their expression. */
+export interface MovingStats {
+  /** Mean relative error over moving points. */
+  mean: number;
+  /** Mean relative true displacement over moving points (the zero field's error there). */
+  zeroMean: number;
+  /** Fraction of points that move. */
+  fraction: number;
+}
+
+/** `MovingStats` of per-point errors `err` given the true relative displacements `truth`. */
+export function movingStats(err: Float64Array, truth: Float64Array): MovingStats {
+  let n = 0, e = 0, z = 0;
+  for (let i = 0; i < err.length; i++) {
+    if (!(truth[i] > MOVING_THRESHOLD)) continue;
+    n++;
+    e += err[i];
+    z += truth[i];
+  }
+  return { mean: n ? e / n : NaN, zeroMean: n ? z / n : NaN, fraction: n / Math.max(err.length, 1) };
 }
 
 /** Mean and 95th percentile of non-negative errors. */
