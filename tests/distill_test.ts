@@ -114,6 +114,8 @@ Deno.test("forward field: world-unit forward and backward wrap the MLP with the 
   const xc = rng.floats(3 * N, -0.2, 0.2), z = new Float32Array([0.4, 0.9]), dOut = rng.floats(3 * N);
   const txc = Tensor.from(gpu, xc), out = Tensor.empty(gpu, [N, 3]), tdOut = Tensor.from(gpu, dOut);
   const dIn = Tensor.empty(gpu, [N, field.inputDim]);
+  const evalOut = Tensor.empty(gpu, [N, 3]);
+  field.evaluate(txc, null, z, evalOut);
   const st = field.forwardTrain(txc, null, z, out);
   field.backward(st, tdOut, dIn);
   const input: number[] = [];
@@ -128,6 +130,8 @@ Deno.test("forward field: world-unit forward and backward wrap the MLP with the 
     rtol: 1e-4,
     what: "dx (world)",
   });
+  assertClose(await evalOut.read(), await out.read(), { atol: 0, rtol: 0, what: "evaluate = forwardTrain" });
+  evalOut.destroy();
   assertClose(await field.mlp.getGrads(), ref.dParams, { atol: 1e-4, rtol: 1e-3, what: "dParams" });
   assertClose(await dIn.read(), ref.dInput, { atol: 1e-4, rtol: 1e-3, what: "dInput" });
   for (const v of [txc, out, tdOut, dIn]) v.destroy();

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { assembleInputs, assembleInputsCpu, type HeadFrame, headFrame } from "../training/deform_inputs.ts";
-import { residual3, residual3Cpu, sampleCodes, samplePairs, trainPrior } from "../training/prior.ts";
+import {
+  ExpressionPrior,
+  residual3,
+  residual3Cpu,
+  sampleCodes,
+  samplePairs,
+  trainPrior,
+} from "../training/prior.ts";
+import { mlpForwardCpu } from "../gpu/mlp_reference.ts";
 import { posedPoints, sampleSurface } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";
 import { assertClose, testGpu } from "./helpers.ts";
@@ -143,4 +151,35 @@ Deno.test("prior: training is deterministic for a seed", async () => {
   assert.deepEqual(a.p, b.p);
   assert.deepEqual(a.fit, b.fit);
   assert.notDeepEqual(a.p, c.p);
+});
+
+Deno.test("prior: evaluate gives the network's normalized output in world units, identity code appended", async () => {
+  const gpu = await testGpu();
+  const N = 90, D = 4;
+  const prior = new ExpressionPrior(gpu, {
+    frame: FRAME,
+    codeDim: D,
+    identity: new Float32Array([0.5, -1]),
+    width: 7,
+    layers: 6,
+  });
+  prior.mlp.init(13);
+  const rng = new Rng(14);
+  const x = rng.floats(3 * N), z = rng.floats(D, 0, 1);
+  const tx = Tensor.from(gpu, x), out = Tensor.empty(gpu, [N, 3]);
+  prior.evaluate(tx, z, out);
+  const input: number[] = [];
+  for (let i = 0; i < N; i++) {
+    input.push(...[0, 1, 2].map((c) => (x[3 * i + c] - FRAME.center[c]) * FRAME.scale), ...z, 0.5, -1);
+  }
+  const ref = mlpForwardCpu(prior.mlp.spec, await prior.mlp.getParams(), input, N).post.at(-1)!;
+  assertClose(await out.read(), ref.map((v) => v / FRAME.scale), {
+    atol: 1e-5,
+    rtol: 1e-4,
+    what: "B (world)",
+  });
+  assert.throws(() => prior.evaluate(tx, new Float32Array(D + 1), out), /expected 4/);
+  tx.destroy();
+  out.destroy();
+  prior.destroy();
 });

@@ -89,8 +89,11 @@ export class ForwardField {
 
   /** Records out [N, 3] = F(xc, f, z) in world units (posed = xc + out); f null means zero features. */
   evaluate(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource, out: Tensor): void {
-    const st = this.forwardTrain(xc, f, z, out);
-    st.release();
+    const { input, raw } = this.#inputs(xc, f, z);
+    this.mlp.forward(input, raw);
+    this.#toWorld(raw, out);
+    input.destroy();
+    raw.destroy();
   }
 
   /**
@@ -103,21 +106,9 @@ export class ForwardField {
     z: Float32Array | CodeSource,
     out: Tensor,
   ): ForwardFieldActivations {
-    const n = xc.size / 3;
-    if (z instanceof Float32Array && z.length !== this.config.codeDim) {
-      throw new Error(`ForwardField: code has ${z.length} values, expected ${this.config.codeDim}`);
-    }
-    const code: CodeSource = z instanceof Float32Array
-      ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "field.code") }
-      : z;
-    const input = this.pool.acquire([n, this.inputDim], "f32", "field.input");
-    const raw = this.pool.acquire([n, 3], "f32", "field.raw");
-    const sq = this.pool.acquire([n], "f32", "field.sq");
-    this.assemble(xc, f, code, input);
+    const { input, raw } = this.#inputs(xc, f, z);
     const acts = this.mlp.forwardTrain(input, raw);
-    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
-    sq.destroy();
-    if (z instanceof Float32Array) code.codes.destroy();
+    this.#toWorld(raw, out);
     return {
       acts,
       input,
@@ -128,6 +119,28 @@ export class ForwardField {
         raw.destroy();
       },
     };
+  }
+
+  #inputs(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource): { input: Tensor; raw: Tensor } {
+    const n = xc.size / 3;
+    if (z instanceof Float32Array && z.length !== this.config.codeDim) {
+      throw new Error(`ForwardField: code has ${z.length} values, expected ${this.config.codeDim}`);
+    }
+    const code: CodeSource = z instanceof Float32Array
+      ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "field.code") }
+      : z;
+    const input = this.pool.acquire([n, this.inputDim], "f32", "field.input");
+    const raw = this.pool.acquire([n, 3], "f32", "field.raw");
+    this.assemble(xc, f, code, input);
+    if (z instanceof Float32Array) code.codes.destroy();
+    return { input, raw };
+  }
+
+  /** out = raw / scale (normalized to world units). */
+  #toWorld(raw: Tensor, out: Tensor): void {
+    const sq = this.pool.acquire([raw.size / 3], "f32", "field.sq");
+    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
+    sq.destroy();
   }
 
   /**
