@@ -1,6 +1,6 @@
 // Forward alpha blending: one 16x16 workgroup per (tile, view); grid [tilesX, tilesY, V]. Each invocation owns
 // one pixel and walks the tile's depth-ordered list front to back; entries are staged in workgroup memory in
-// batches of 256. alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0) are
+// batches of BATCH (<= 256, chosen on the host so the staging fits the workgroup memory limit). alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0) are
 // skipped; the walk stops before an entry that would take the transmittance below 1e-4.
 //
 // Buffers:
@@ -22,11 +22,12 @@
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(7) var<uniform> fr: Frame;
 
-const BATCH: u32 = 256u;
+override BATCH: u32 = 256u;      // entries staged per round
+override EXT_STAGE: u32 = 1u;    // max(1, BATCH * NC)
 var<workgroup> s_xy: array<vec2f, BATCH>;
 var<workgroup> s_conic_o: array<vec4f, BATCH>;
 var<workgroup> s_col: array<vec4f, BATCH>; // rgb, depth
-var<workgroup> s_id: array<u32, BATCH>;
+var<workgroup> s_ext: array<f32, EXT_STAGE>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -43,19 +44,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var col = vec3f(0.0);
   var dep = 0.0;
   var ext: array<f32, MAX_EXTRA>;
-  for (var c = 0u; c < MAX_EXTRA; c++) { ext[c] = 0.0; }
   var done = !inside;
   var last = 0u;
   var b0 = start;
   while (b0 < end) {
     let j = b0 + li;
-    if (j < end) {
+    if (li < BATCH && j < end) {
       let i = pair_vals[j];
       let base = i * PROJ_STRIDE;
       s_xy[li] = vec2f(proj[base], proj[base + 1u]);
       s_conic_o[li] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
       s_col[li] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], proj[base + 6u]);
-      s_id[li] = i - (i / fr.n) * fr.n;
+      let n = i - (i / fr.n) * fr.n;
+      for (var c = 0u; c < NC; c++) { s_ext[li * NC + c] = extras[n * NC + c]; }
     }
     workgroupBarrier();
     let cnt = min(BATCH, end - b0);
@@ -71,8 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let w = alpha * T;
       col += w * s_col[k].xyz;
       dep += w * s_col[k].w;
-      let n = s_id[k];
-      for (var c = 0u; c < NC; c++) { ext[c] += w * extras[n * NC + c]; }
+      for (var c = 0u; c < NC; c++) { ext[c] += w * s_ext[k * NC + c]; }
       T = nt;
       last = b0 - start + k + 1u;
     }

@@ -134,6 +134,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           var R = s_R[pl];
           let gp = s_g[pl].xyz;
           let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
+          var ge: array<f32, MAX_EXTRA>;
+          for (var c = 0u; c < NC; c++) { ge[c] = d_extra_img[pp + c]; }
           for (var r = 0u; r < mine; r++) {
             if (hi - 1u - first - r >= last) { continue; }
             let d = xy[r] - pix;
@@ -149,9 +151,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
             var gc = dot(gp, col[r]);
             d_col[r] += w * gp;
             for (var c = 0u; c < NC; c++) {
-              let ge = d_extra_img[pp + c];
-              gc += ge * ce[r * MAX_EXTRA + c];
-              de[r * MAX_EXTRA + c] += w * ge;
+              gc += ge[c] * ce[r * MAX_EXTRA + c];
+              de[r * MAX_EXTRA + c] += w * ge[c];
             }
             let d_alpha = Tj * gc - R / (1.0 - alpha);
             R += gc * w;

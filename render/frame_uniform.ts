@@ -12,9 +12,16 @@ export const MAX_VIEWS = 32;
 const CAM_FLOATS = 24;
 const HEADER_WORDS = 12;
 
-/** Full WGSL source of a rasterizer kernel: the shared declarations followed by the kernel. */
-export function kernelSource(kernel: string): string {
-  return `${common}\n${kernel}`;
+/**
+ * Full WGSL source of a rasterizer kernel: the shared declarations followed by the kernel, with the private-array
+ * bounds MAX_EXTRA and MAX_SPT rewritten to this pipeline's extra-channel count and backward entries per
+ * invocation (WGSL private arrays cannot be sized by override constants; tight bounds keep them in registers).
+ */
+export function kernelSource(kernel: string, extraChannels: number, splatsPerThread: number): string {
+  const src = `${common}\n${kernel}`
+    .replace("const MAX_EXTRA: u32 = 32u;", `const MAX_EXTRA: u32 = ${Math.max(1, extraChannels)}u;`)
+    .replace("const MAX_SPT: u32 = 8u;", `const MAX_SPT: u32 = ${splatsPerThread}u;`);
+  return src;
 }
 
 /** Geometry of one batched render. */

@@ -20,7 +20,7 @@
 const PROJ_STRIDE: u32 = 16u;
 const GRAD2D_STRIDE: u32 = 12u;
 const MAX_VIEWS: u32 = 32u;
-const MAX_EXTRA: u32 = 32u;
+const MAX_EXTRA: u32 = 32u; // rewritten by the host to max(1, extra channels) of the pipeline
 const TILE: u32 = 16u;
 const DILATION: f32 = 0.3;
 const ALPHA_MAX: f32 = 0.99;

@@ -119,11 +119,22 @@ export class GaussianRasterizer {
 
   /** Pipeline of a rasterizer kernel, specialized for this SH degree and channel count. */
   pipeline(src: string, constants: Record<string, number> = {}, label = "raster"): GPUComputePipeline {
-    return this.gpu.pipeline(kernelSource(src), "main", {
+    return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.backwardSplatsPerThread), "main", {
       SH_K: this.shK,
       NC: this.extraChannels,
       ...constants,
     }, label);
+  }
+
+  /**
+   * Entries the forward blend stages per round: the largest power of two <= 256 whose staging (44 + 4 C bytes
+   * per entry) fits the device's workgroup memory.
+   */
+  get blendBatch(): number {
+    const bytes = 44 + 4 * this.extraChannels;
+    let b = 256;
+    while (b > 16 && b * bytes > this.gpu.limits.maxComputeWorkgroupStorageSize) b /= 2;
+    return b;
   }
 
   /** A zero f32 tensor to bind where an optional buffer is absent. */
@@ -224,10 +235,15 @@ export class GaussianRasterizer {
       ? pool.acquire([V, f.height, f.width, C], "f32", "raster.extras")
       : pool.acquire([1]);
     const aux = pool.acquire([V, f.height, f.width, 4], "f32", "raster.aux");
-    dispatch(gpu, this.pipeline(blendSrc, {}, "raster.blend"), {
-      bindings: [proj, pairVals, ranges, extras, rgb, outExtras, aux, frameUniform(gpu, f, px)],
-      workgroups: [f.tilesX, f.tilesY, V],
-    });
+    const batch = this.blendBatch;
+    dispatch(
+      gpu,
+      this.pipeline(blendSrc, { BATCH: batch, EXT_STAGE: Math.max(1, batch * C) }, "raster.blend"),
+      {
+        bindings: [proj, pairVals, ranges, extras, rgb, outExtras, aux, frameUniform(gpu, f, px)],
+        workgroups: [f.tilesX, f.tilesY, V],
+      },
+    );
     const owned = [proj, pairVals, ranges, rgb, outExtras, aux, stats];
     return {
       frame: f,

@@ -115,3 +115,31 @@ Deno.test("render forward: many views in one batch equal one view at a time; deg
   destroyGaussians(g);
   raster.destroy();
 });
+
+Deno.test("render forward: 32 extra channels (smaller staging batches) match the CPU reference", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(9);
+  const C = 32;
+  const d = randomGaussians(rng, 600, {
+    shDegree: 1,
+    extraChannels: C,
+    logScale: [-3, -2],
+    opacityLogit: [-3, 0],
+  });
+  const cams = ringCameras(2, 40, 33);
+  const raster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: C });
+  assert.ok(raster.blendBatch < 256, `batch ${raster.blendBatch}`);
+  const g = uploadGaussians(gpu, d);
+  const out = await raster.render(g, cams);
+  const ref = renderCpu(d, cams, { shDegree: 1, extraChannels: C });
+  assertClose(await out.rgb.read(), ref.rgb, { atol: 1e-4, rtol: 0, what: "rgb" });
+  assertClose(await out.extras.read(), ref.extras, { atol: 1e-4, rtol: 0, what: "extras" });
+  const last = column(await out.aux.read(), 4, 3);
+  assert.ok(
+    Math.max(...last) > raster.blendBatch,
+    `a tile list longer than one batch (${Math.max(...last)})`,
+  );
+  out.destroy();
+  destroyGaussians(g);
+  raster.destroy();
+});
