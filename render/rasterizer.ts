@@ -195,7 +195,7 @@ export class GaussianRasterizer {
       workgroups: Math.ceil(M / WG),
     });
     reasons.destroy();
-    radixSort(gpu, keys, order, { bits: 32, pool });
+    if (M > 1) radixSort(gpu, keys, order, { bits: 32, pool });
     keys.destroy();
     const sorted = pool.acquire([M + 1], "u32", "raster.sortedCounts");
     dispatch(gpu, this.pipeline(gatherSrc, { WG }, "raster.gatherCounts"), {
@@ -206,6 +206,12 @@ export class GaussianRasterizer {
     const offsets = pool.acquire([M + 1], "u32", "raster.offsets");
     exclusiveScan(gpu, sorted, offsets, { pool });
     const total = new Uint32Array(await readBuffer(gpu, offsets.buffer, 4, M * 4))[0];
+    if (total * 4 > gpu.limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `render: ${total} tile/Gaussian pairs exceed the device's largest storage buffer ` +
+          `(${gpu.limits.maxStorageBufferBindingSize} bytes); render fewer views per call or smaller images`,
+      );
+    }
 
     const pairKeys = pool.acquire([Math.max(total, 1)], "u32", "raster.pairKeys");
     const pairVals = pool.acquire([Math.max(total, 1)], "u32", "raster.pairVals");

@@ -143,3 +143,17 @@ Deno.test("render forward: 32 extra channels (smaller staging batches) match the
   destroyGaussians(g);
   raster.destroy();
 });
+
+Deno.test("render forward: an empty scene renders the background", async () => {
+  const gpu = await testGpu();
+  const d = randomGaussians(new Rng(10), 0, { shDegree: 0, extraChannels: 0 });
+  const raster = new GaussianRasterizer(gpu, { shDegree: 0, extraChannels: 0, background: [0.25, 0.5, 1] });
+  const g = uploadGaussians(gpu, d);
+  const out = await raster.render(g, ringCameras(2, 20, 17));
+  const rgb = await out.rgb.read();
+  assert.equal(out.pairs, 0);
+  for (let i = 0; i < rgb.length; i += 3) assert.deepEqual([...rgb.subarray(i, i + 3)], [0.25, 0.5, 1]);
+  out.destroy();
+  destroyGaussians(g);
+  raster.destroy();
+});
