@@ -1,0 +1,127 @@
+/**
+ * Trainer checkpoints as bytes (no file access here; data/run_folder.ts writes them atomically).
+ *
+ * A checkpoint is a safetensors file. Tensors (all F32):
+ *   avatar.means [N,3], avatar.quats [N,4], avatar.logScales [N,3], avatar.opacityLogits [N],
+ *   avatar.sh [N,K,3], avatar.features [N,F], detail.params [P_G], field.params [P_F] (when F exists),
+ *   adam.<group>.m and adam.<group>.v [size of the group]
+ * Metadata key "npga_checkpoint": JSON { version: 1, step, salt, lrFactor, shDegree, featureDim, constants
+ * (PoseConstants), adamSteps {group: step}, field (ForwardFieldConfig or null) }.
+ */
+import type { AdamGroupState } from "../gpu/adam.ts";
+import { readSafetensors, type WritableTensors, writeSafetensors } from "../data/safetensors.ts";
+import { DataError } from "../data/errors.ts";
+import type { AvatarSnapshot } from "./avatar.ts";
+import type { ForwardFieldConfig } from "./distill.ts";
+import type { PoseConstants } from "./pose.ts";
+
+/** Everything needed to continue training exactly where it stopped. */
+export interface TrainState {
+  /** Steps completed. */
+  step: number;
+  /** Rollbacks so far (salts the frame draw so a replay does not repeat the diverging batches). */
+  salt: number;
+  /** Learning-rate factor (halved by each rollback). */
+  lrFactor: number;
+  avatar: AvatarSnapshot;
+  adam: AdamGroupState[];
+  /** The forward field F, when the run has one. */
+  field: { config: ForwardFieldConfig; params: Float32Array } | null;
+}
+
+const KEY = "npga_checkpoint";
+const FIELDS = ["means", "quats", "logScales", "opacityLogits", "sh", "features"] as const;
+
+/** Serializes a training state to safetensors bytes. */
+export function encodeCheckpoint(s: TrainState): Uint8Array {
+  const c = s.avatar.cloud, N = c.count, F = s.avatar.constants.featureDim;
+  const K = (c.shDegree + 1) ** 2;
+  const shapes: Record<typeof FIELDS[number], number[]> = {
+    means: [N, 3],
+    quats: [N, 4],
+    logScales: [N, 3],
+    opacityLogits: [N],
+    sh: [N, K, 3],
+    features: [N, F],
+  };
+  const t: WritableTensors = {};
+  for (const f of FIELDS) {
+    const data = f === "features" ? (c.features ?? new Float32Array(N * F)) : c[f];
+    t[`avatar.${f}`] = { shape: shapes[f], data };
+  }
+  t["detail.params"] = { shape: [s.avatar.detailParams.length], data: s.avatar.detailParams };
+  if (s.field) t["field.params"] = { shape: [s.field.params.length], data: s.field.params };
+  const adamSteps: Record<string, number> = {};
+  for (const g of s.adam) {
+    t[`adam.${g.name}.m`] = { shape: [g.m.length], data: g.m };
+    t[`adam.${g.name}.v`] = { shape: [g.v.length], data: g.v };
+    adamSteps[g.name] = g.step;
+  }
+  const meta = {
+    version: 1,
+    step: s.step,
+    salt: s.salt,
+    lrFactor: s.lrFactor,
+    shDegree: c.shDegree,
+    featureDim: F,
+    constants: s.avatar.constants,
+    adamSteps,
+    field: s.field?.config ?? null,
+  };
+  return writeSafetensors(t, { [KEY]: JSON.stringify(meta) });
+}
+
+/** Parses checkpoint bytes; `file` names the source in a `DataError` when something is missing. */
+export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
+  const st = readSafetensors(bytes, file);
+  const fix = "The checkpoint may come from another version or be damaged; start a new run without --resume";
+  const raw = st.metadata[KEY];
+  if (!raw) throw new DataError(file, `has no '${KEY}' metadata`, fix);
+  const meta = JSON.parse(raw) as {
+    version: number;
+    step: number;
+    salt: number;
+    lrFactor: number;
+    shDegree: number;
+    featureDim: number;
+    constants: PoseConstants;
+    adamSteps: Record<string, number>;
+    field: ForwardFieldConfig | null;
+  };
+  if (meta.version !== 1) {
+    throw new DataError(file, `checkpoint version ${meta.version} is not supported`, fix);
+  }
+  const get = (name: string): Float32Array => {
+    const x = st.tensors.get(name);
+    if (!x || !(x.data instanceof Float32Array)) {
+      throw new DataError(file, `lacks the F32 tensor ${name}`, fix);
+    }
+    return x.data;
+  };
+  const means = get("avatar.means");
+  const cloud = {
+    count: means.length / 3,
+    shDegree: meta.shDegree,
+    means,
+    quats: get("avatar.quats"),
+    logScales: get("avatar.logScales"),
+    opacityLogits: get("avatar.opacityLogits"),
+    sh: get("avatar.sh"),
+    features: get("avatar.features"),
+    featureDim: meta.featureDim,
+  };
+  const adam: AdamGroupState[] = Object.entries(meta.adamSteps).map(([name, step]) => ({
+    name,
+    step,
+    m: get(`adam.${name}.m`),
+    v: get(`adam.${name}.v`),
+  }));
+  return {
+    step: meta.step,
+    salt: meta.salt,
+    lrFactor: meta.lrFactor,
+    avatar: { cloud, constants: meta.constants, detailParams: get("detail.params") },
+    adam,
+    field: meta.field ? { config: meta.field, params: get("field.params") } : null,
+  };
+}

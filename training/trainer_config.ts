@@ -1,0 +1,128 @@
+/**
+ * Configuration of the avatar trainer (trainer.ts): every field has a default (`defaultTrainerConfig`) and is
+ * checked by `resolveTrainerConfig`, which names the bad field in its error. The resolved config is what a run
+ * folder stores as config.json, so a run can be reproduced or resumed from it.
+ */
+
+/** Every setting of a training run. */
+export interface TrainerConfig {
+  /** Optimization steps. */
+  iters: number;
+  /** Initial number of Gaussians (samples on the rig's neutral surface). */
+  gaussians: number;
+  /** Seed of everything random (surface samples, networks, frame order). */
+  seed: number;
+  /** Evaluate on the val and test splits every this many steps (0 = only at the end). */
+  evalEvery: number;
+  /** Frames per split an evaluation renders (evenly spread over the split; 0 = all). */
+  evalFrames: number;
+  /** Keep a full-state checkpoint every this many steps (0 = only at the end). */
+  checkpointEvery: number;
+  /** Training views per step (frames of the same timestep, so they share one posing). */
+  viewsPerStep: number;
+  /** SH degree 0..3 of the Gaussians' colour. */
+  shDegree: number;
+  /** Latent feature dimension per Gaussian. */
+  featureDim: number;
+  /** Hidden width and depth of the detail network G. */
+  detailWidth: number;
+  detailDepth: number;
+  /** Steps of fitting the expression prior B on the rig (0 with `distillSteps` 0: no forward field F). */
+  priorSteps: number;
+  /** Steps of distilling the forward field F from B (0: no F; G does all the deformation). */
+  distillSteps: number;
+  /** Hidden width of B and F. */
+  fieldWidth: number;
+  /** Opacity of the initial Gaussians. */
+  initialOpacity: number;
+  /** Photometric loss weights (L1 + ssim * (1 - SSIM)). */
+  l1Weight: number;
+  ssimWeight: number;
+  /** Multiplier of every learning rate. */
+  lrScale: number;
+  /** Consecutive non-finite steps after which the trainer rolls back to the last checkpoint. */
+  maxBadSteps: number;
+  /** Rollbacks after which training stops with an error. */
+  maxRollbacks: number;
+  /** Emit a progress event every this many steps. */
+  logEvery: number;
+}
+
+/** The defaults (sized for a small GPU; the CLI picks its own iteration count for the software adapter). */
+export function defaultTrainerConfig(): TrainerConfig {
+  return {
+    iters: 2000,
+    gaussians: 10_000,
+    seed: 1,
+    evalEvery: 0,
+    evalFrames: 16,
+    checkpointEvery: 500,
+    viewsPerStep: 1,
+    shDegree: 1,
+    featureDim: 8,
+    detailWidth: 64,
+    detailDepth: 3,
+    priorSteps: 400,
+    distillSteps: 400,
+    fieldWidth: 64,
+    initialOpacity: 0.1,
+    l1Weight: 1,
+    ssimWeight: 0.2,
+    lrScale: 1,
+    maxBadSteps: 3,
+    maxRollbacks: 5,
+    logEvery: 10,
+  };
+}
+
+type Rule = { min: number; max?: number; integer: boolean };
+const INT = (min: number, max?: number): Rule => ({ min, max, integer: true });
+const NUM = (min: number, max?: number): Rule => ({ min, max, integer: false });
+
+const RULES: Record<keyof TrainerConfig, Rule> = {
+  iters: INT(1),
+  gaussians: INT(1, 5_000_000),
+  seed: INT(0, 2 ** 32 - 1),
+  evalEvery: INT(0),
+  evalFrames: INT(0),
+  checkpointEvery: INT(0),
+  viewsPerStep: INT(1, 64),
+  shDegree: INT(0, 3),
+  featureDim: INT(0, 32),
+  detailWidth: INT(1, 1024),
+  detailDepth: INT(1, 16),
+  priorSteps: INT(0),
+  distillSteps: INT(0),
+  fieldWidth: INT(4, 1024),
+  initialOpacity: NUM(1e-4, 0.9999),
+  l1Weight: NUM(0),
+  ssimWeight: NUM(0),
+  lrScale: NUM(0),
+  maxBadSteps: INT(1),
+  maxRollbacks: INT(0),
+  logEvery: INT(1),
+};
+
+/** The defaults overridden by `partial`, validated; throws an Error naming the first bad field. */
+export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): TrainerConfig {
+  const c = { ...defaultTrainerConfig(), ...partial };
+  for (const [key, rule] of Object.entries(RULES) as [keyof TrainerConfig, Rule][]) {
+    const v = c[key];
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new Error(`config.${key} must be a finite number`);
+    }
+    if (rule.integer && !Number.isInteger(v)) throw new Error(`config.${key} must be an integer, got ${v}`);
+    if (v < rule.min) throw new Error(`config.${key} must be at least ${rule.min}, got ${v}`);
+    if (rule.max !== undefined && v > rule.max) {
+      throw new Error(`config.${key} must be at most ${rule.max}, got ${v}`);
+    }
+  }
+  for (const key of Object.keys(partial)) {
+    if (!(key in RULES)) throw new Error(`config: unknown setting '${key}'`);
+  }
+  if (c.l1Weight + c.ssimWeight <= 0) throw new Error("config: l1Weight + ssimWeight must be positive");
+  if ((c.priorSteps === 0) !== (c.distillSteps === 0)) {
+    throw new Error("config: priorSteps and distillSteps must both be 0 (no forward field) or both positive");
+  }
+  return c;
+}
