@@ -71,6 +71,11 @@ const bench: BenchModule = {
       title: `MLP training step, forwardTrain + backward (${gpu.adapterName})`,
       rows,
       notes: [
+        ...(gpu.isSoftware
+          ? [
+            "software adapter: timings depend on how busy the CPU cores are; compare runs on an idle machine",
+          ]
+          : []),
         "depth = number of hidden layers; FLOPs counted as 6 per weight per point (forward, dX, dW)",
         `cpu: plain TypeScript float64 forward + backward (gpu/mlp_reference.ts) on ${cpuBatch} points, one thread`,
       ],
