@@ -185,6 +185,25 @@ export class Mlp {
     this.params.upload(p);
   }
 
+  /**
+   * Sets one layer's weights and bias. `weight` is [in, out] row-major (this module's layout), or [out, in] as
+   * PyTorch's nn.Linear stores it when `torchLayout` is set (it is transposed on the CPU).
+   */
+  setLayer(l: number, weight: Float32Array, bias: Float32Array, torchLayout = false): void {
+    const L = this.layers[l];
+    if (!L) throw new Error(`MLP: no layer ${l} (the network has ${this.layers.length})`);
+    if (weight.length !== L.in * L.out || bias.length !== L.out) {
+      throw new Error(`MLP: layer ${l} needs ${L.in}x${L.out} weights and ${L.out} biases`);
+    }
+    let w = weight;
+    if (torchLayout) {
+      w = new Float32Array(L.in * L.out);
+      for (let o = 0; o < L.out; o++) for (let i = 0; i < L.in; i++) w[i * L.out + o] = weight[o * L.in + i];
+    }
+    this.params.upload(w, L.wOffset);
+    this.params.upload(bias, L.bOffset);
+  }
+
   /** Reads all parameters back. */
   async getParams(): Promise<Float32Array> {
     return await this.params.read();

@@ -207,6 +207,14 @@ Deno.test("mlp: layout, deterministic init and parameter upload/download", async
   a.setParams(mine);
   assert.deepEqual(await a.getParams(), mine);
   assert.throws(() => new Mlp(gpu, { ...s, skipAt: 4 }), /skipAt/);
+  // setLayer: [in, out] as is, or PyTorch's [out, in] transposed
+  const w = new Float32Array(17 * 4).map((_, i) => i), bias = new Float32Array([1, 2, 3, 4]);
+  a.setLayer(3, w, bias, true);
+  const got = await a.getParams();
+  assert.equal(got[layout[3].wOffset + 1 * 4 + 2], w[2 * 17 + 1], "W[in=1, out=2] = torch W[out=2, in=1]");
+  assert.deepEqual(got.subarray(layout[3].bOffset, layout[3].bOffset + 4), bias);
+  a.setLayer(3, w, bias);
+  assert.deepEqual((await a.getParams()).subarray(layout[3].wOffset, layout[3].wOffset + 68), w);
   a.destroy();
   b.destroy();
 });
