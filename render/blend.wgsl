@@ -28,6 +28,8 @@ var<workgroup> s_xy: array<vec2f, BATCH>;
 var<workgroup> s_conic_o: array<vec4f, BATCH>;
 var<workgroup> s_col: array<vec4f, BATCH>; // rgb, depth
 var<workgroup> s_ext: array<f32, EXT_STAGE>;
+var<workgroup> s_done: atomic<u32>;   // invocations whose pixel is finished
+var<workgroup> s_done_u: u32;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -45,6 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var dep = 0.0;
   var ext: array<f32, MAX_EXTRA>;
   var done = !inside;
+  var counted = false;
   var last = 0u;
   var b0 = start;
   while (b0 < end) {
@@ -76,7 +79,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       T = nt;
       last = b0 - start + k + 1u;
     }
+    if (done && !counted) {
+      atomicAdd(&s_done, 1u);
+      counted = true;
+    }
     workgroupBarrier();
+    // Stop the whole workgroup once every pixel is saturated (or outside the image).
+    if (li == 0u) { s_done_u = atomicLoad(&s_done); }
+    if (workgroupUniformLoad(&s_done_u) == 256u) { break; }
     b0 += BATCH;
   }
   if (inside) {

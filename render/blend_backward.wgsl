@@ -136,8 +136,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
           var ge: array<f32, MAX_EXTRA>;
           for (var c = 0u; c < NC; c++) { ge[c] = d_extra_img[pp + c]; }
-          for (var r = 0u; r < mine; r++) {
-            if (hi - 1u - first - r >= last) { continue; }
+          // Constant trip count (MAX_SPT = SPT, substituted by the host) so the per-entry arrays stay in registers.
+          for (var r = 0u; r < MAX_SPT; r++) {
+            if (r >= mine || hi - 1u - first - r >= last) { continue; }
             let d = xy[r] - pix;
             let cv = cov[r];
             let power = -0.5 * (cv.x * d.x * d.x + cv.z * d.y * d.y) - cv.y * d.x * d.y;
