@@ -23,13 +23,14 @@ import { assembleInputs, type CodeSource, type HeadFrame, nphmSpec } from "./def
 import {
   errorStats,
   type ExpressionPrior,
+  motionFocusCdf,
   type MovingStats,
   movingStats,
   type PairSampling,
   residual3,
   samplePairs,
 } from "./prior.ts";
-import { type RigMesh, triangleAreaCdf } from "./rig_sampling.ts";
+import type { RigMesh } from "./rig_sampling.ts";
 import { exponentialDecay } from "./schedule.ts";
 import gradSrc from "./cycle_grad.wgsl" with { type: "text" };
 
@@ -241,6 +242,8 @@ export interface DistillOptions extends PairSampling {
   /** Adam learning rate, decayed exponentially to lr / 10 (default 2e-3). */
   lr?: number;
   evalPoints?: number;
+  /** Fraction of samples concentrated on moving geometry (default 0.5, see prior.ts `motionFocusCdf`). */
+  focus?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
 }
@@ -275,7 +278,7 @@ export async function distillForward(
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
-    cdf: triangleAreaCdf(rig),
+    cdf: motionFocusCdf(rig, opts.focus),
   };
   const field = new ForwardField(gpu, {
     frame: prior.config.frame,
@@ -313,6 +316,7 @@ export async function distillForward(
   adam.destroy();
   const residual = await measureDistillation(field, prior, rig, {
     ...sampling,
+    cdf: undefined, // area-weighted over the whole surface
     heldOut: opts.heldOut,
     count: opts.evalPoints ?? 4096,
     seed: seed + 15485863,

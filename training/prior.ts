@@ -216,7 +216,41 @@ export interface PairSampling extends CodeSampling {
   perCode?: number;
   /** Pose group g with row g mod H of these codes [H, D] instead of sampling codes. */
   fixedCodes?: Float32Array;
+  /** Cumulative triangle weights to sample from (default: by area; training uses `motionFocusCdf`). */
   cdf?: Float64Array;
+}
+
+/**
+ * Cumulative triangle weights that put a fraction `focus` of the samples on moving geometry: triangle f gets
+ * (1 - focus) * A_f / sum A + focus * A_f m_f / sum(A m), where A is the area and m_f the largest blendshape
+ * displacement of its vertices. Static regions (neck, back of the head) have B = 0 and are easy; the moving
+ * lips, jaw, lids and brows need the capacity.
+ */
+export function motionFocusCdf(mesh: RigMesh, focus = 0.5): Float64Array {
+  const area = triangleAreaCdf(mesh);
+  const F = area.length;
+  const motion = new Float64Array(mesh.positions.length / 3);
+  for (const d of mesh.deltas) {
+    for (let v = 0; v < motion.length; v++) {
+      motion[v] = Math.max(motion[v], Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]));
+    }
+  }
+  const a = new Float64Array(F), am = new Float64Array(F);
+  let sa = 0, sam = 0;
+  for (let f = 0; f < F; f++) {
+    a[f] = area[f] - (f ? area[f - 1] : 0);
+    const i = mesh.indices;
+    am[f] = a[f] * Math.max(motion[i[3 * f]], motion[i[3 * f + 1]], motion[i[3 * f + 2]]);
+    sa += a[f];
+    sam += am[f];
+  }
+  const cdf = new Float64Array(F);
+  let acc = 0;
+  for (let f = 0; f < F; f++) {
+    acc += (sam > 0 ? 1 - focus : 1) * a[f] / sa + (sam > 0 ? focus * am[f] / sam : 0);
+    cdf[f] = acc;
+  }
+  return cdf;
 }
 
 /** Draws `count` posed/canonical pairs from the rig (see the module comment). */
@@ -259,6 +293,8 @@ export interface PriorTrainOptions extends CodeSampling {
   /** Adam learning rate, decayed exponentially to lr / 10 (default 2e-3). */
   lr?: number;
   shell?: number;
+  /** Fraction of training samples concentrated on moving geometry (default 0.5, see `motionFocusCdf`). */
+  focus?: number;
   /** Held-out pairs for the fit report (default 4,096). */
   evalPoints?: number;
   /** Called every `logEvery` steps (default 25) and at the end with the mean squared normalized error. */
@@ -289,7 +325,7 @@ export async function trainPrior(
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
-    cdf: triangleAreaCdf(rig),
+    cdf: motionFocusCdf(rig, opts.focus),
   };
   const frame = headFrame(rig);
   const D = rig.deltas.length;
@@ -342,6 +378,7 @@ export async function trainPrior(
   adam.destroy();
   const fit = await measurePriorFit(prior, rig, {
     ...sampling,
+    cdf: undefined, // area-weighted: the fit is reported over the whole surface
     count: opts.evalPoints ?? 4096,
     seed: seed + 7919,
   });
