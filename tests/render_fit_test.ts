@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encode } from "fast-png";
 import { adamStep } from "../gpu/adam.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -12,6 +13,24 @@ function psnr(a: Float32Array, b: Float32Array): number {
   let se = 0;
   for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
   return 10 * Math.log10(1 / (se / a.length));
+}
+
+/** Writes images [H, W, 3] in [0, 1] side by side as a PNG under test-output/ (for looking at, not checked). */
+async function savePng(name: string, images: Float32Array[]): Promise<void> {
+  const w = SIZE * images.length;
+  const data = new Uint8Array(w * SIZE * 3);
+  images.forEach((img, k) => {
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        for (let c = 0; c < 3; c++) {
+          const v = img[(y * SIZE + x) * 3 + c];
+          data[(y * w + k * SIZE + x) * 3 + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
+        }
+      }
+    }
+  });
+  await Deno.mkdir("test-output", { recursive: true });
+  await Deno.writeFile(`test-output/${name}.png`, encode({ width: w, height: SIZE, data, channels: 3 }));
 }
 
 Deno.test("render fit: 2,000 random Gaussians fitted with Adam to 8 views generalize to a 9th (PSNR >= 28)", async () => {
@@ -68,7 +87,7 @@ Deno.test("render fit: 2,000 random Gaussians fitted with Adam to 8 views genera
   >[3];
   const dRgb = Tensor.empty(gpu, [target.length]);
   const dr = new Float32Array(target.length);
-  const steps = 150;
+  const steps = 100;
   const t0 = performance.now();
   for (let step = 1; step <= steps; step++) {
     const out = await raster.render(g, train);
@@ -87,6 +106,7 @@ Deno.test("render fit: 2,000 random Gaussians fitted with Adam to 8 views genera
   const trainPsnr = psnr(await trainOut.rgb.read(), target);
   trainOut.destroy();
   const heldPsnr = psnr(heldPred, heldTarget);
+  await savePng("render_fit_heldout", [heldTarget, heldPred]);
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `fit: train PSNR ${trainPsnr.toFixed(2)} dB, held-out ${heldPsnr.toFixed(2)} dB, ${secs.toFixed(1)} s`,
