@@ -12,7 +12,8 @@ import type { Rig } from "../data/rig.ts";
 import { decodeCheckpoint, encodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
 import { meanColourPsnr } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
-import type { TrainerConfig } from "../training/trainer_config.ts";
+import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
+import { RunFolder } from "../data/run_folder.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
 let cached: Promise<{ dataset: Dataset; rig: Rig }> | null = null;
@@ -152,4 +153,36 @@ Deno.test("trainer: resuming from a serialized checkpoint matches an uninterrupt
   }
   assertClose(got.avatar.detailParams, expected.avatar.detailParams, { atol: 1e-4, rtol: 1e-3, what: "G" });
   assert.deepEqual(got.adam.map((g) => g.step), expected.adam.map((g) => g.step));
+});
+
+Deno.test("trainer config: defaults, overrides and named errors", () => {
+  const c = resolveTrainerConfig({ iters: 10 });
+  assert.equal(c.iters, 10);
+  assert.equal(c.ssimWeight, 0.2);
+  assert.throws(() => resolveTrainerConfig({ iters: 0 }), /config\.iters must be at least 1/);
+  assert.throws(() => resolveTrainerConfig({ shDegree: 1.5 }), /config\.shDegree must be an integer/);
+  assert.throws(() => resolveTrainerConfig({ priorSteps: 0, distillSteps: 5 }), /both be 0/);
+  assert.throws(
+    () => resolveTrainerConfig({ bogus: 1 } as Partial<TrainerConfig>),
+    /unknown setting 'bogus'/,
+  );
+});
+
+Deno.test("run folder: fresh timestamped folders, atomic JSON, newest checkpoints kept", async () => {
+  const root = await Deno.makeTempDir({ prefix: "npga-runs-" });
+  const date = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
+  const a = await RunFolder.create(root, date), b = await RunFolder.create(root, date);
+  assert.equal(a.path, `${root}/20260102-030405`);
+  assert.equal(b.path, `${root}/20260102-030405-1`);
+  await a.writeJson("config.json", { x: [1, 2] });
+  assert.deepEqual(await a.readJson("config.json"), { x: [1, 2] });
+  assert.equal(await a.latestCheckpoint(), null);
+  for (const step of [5, 10, 15]) await a.writeCheckpoint(step, new Uint8Array([step]));
+  assert.deepEqual(await a.checkpointSteps(), [10, 15], "the oldest checkpoint is pruned");
+  const last = await a.latestCheckpoint();
+  assert.equal(last?.step, 15);
+  assert.deepEqual(last?.bytes, new Uint8Array([15]));
+  const names = [...Deno.readDirSync(`${a.path}/checkpoints`)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["step-0000010.safetensors", "step-0000015.safetensors"], "no temp files left");
+  await Deno.remove(root, { recursive: true });
 });
