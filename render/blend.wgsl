@@ -23,11 +23,11 @@
 @group(0) @binding(7) var<uniform> fr: Frame;
 
 override BATCH: u32 = 256u;      // entries staged per round
-override EXT_STAGE: u32 = 1u;    // max(1, BATCH * NC)
+override EXT_STAGE: u32 = 1u;    // max(1, BATCH * ceil(NC / 4))
 var<workgroup> s_xy: array<vec2f, BATCH>;
 var<workgroup> s_conic_o: array<vec4f, BATCH>;
 var<workgroup> s_col: array<vec4f, BATCH>; // rgb, depth
-var<workgroup> s_ext: array<f32, EXT_STAGE>;
+var<workgroup> s_ext: array<vec4f, EXT_STAGE>; // extra channels in groups of 4 (zero padded)
 var<workgroup> s_done: atomic<u32>;   // invocations whose pixel is finished
 var<workgroup> s_done_u: u32;
 
@@ -45,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var T = 1.0;
   var col = vec3f(0.0);
   var dep = 0.0;
-  var ext: array<f32, MAX_EXTRA>;
+  var ext: array<vec4f, MAX_EXTRA4>;
   var done = !inside;
   var counted = false;
   var last = 0u;
@@ -59,7 +59,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       s_conic_o[li] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
       s_col[li] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], proj[base + 6u]);
       let n = i - (i / fr.n) * fr.n;
-      for (var c = 0u; c < NC; c++) { s_ext[li * NC + c] = extras[n * NC + c]; }
+      for (var c4 = 0u; c4 < NC4; c4++) {
+        var e = vec4f(0.0);
+        for (var q = 0u; q < 4u; q++) {
+          let c = 4u * c4 + q;
+          if (c < NC) { e[q] = extras[n * NC + c]; }
+        }
+        s_ext[li * NC4 + c4] = e;
+      }
     }
     workgroupBarrier();
     let cnt = min(BATCH, end - b0);
@@ -75,7 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let w = alpha * T;
       col += w * s_col[k].xyz;
       dep += w * s_col[k].w;
-      for (var c = 0u; c < NC; c++) { ext[c] += w * s_ext[k * NC + c]; }
+      for (var c4 = 0u; c4 < NC4; c4++) { ext[c4] += w * s_ext[k * NC4 + c4]; }
       T = nt;
       last = b0 - start + k + 1u;
     }
@@ -95,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     rgb[3u * p] = out.x;
     rgb[3u * p + 1u] = out.y;
     rgb[3u * p + 2u] = out.z;
-    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = ext[c]; }
+    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = ext[c / 4u][c % 4u]; }
     aux[4u * p] = 1.0 - T;
     aux[4u * p + 1u] = dep;
     aux[4u * p + 2u] = T;

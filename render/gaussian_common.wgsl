@@ -21,6 +21,7 @@ const PROJ_STRIDE: u32 = 16u;
 const GRAD2D_STRIDE: u32 = 12u;
 const MAX_VIEWS: u32 = 32u;
 const MAX_EXTRA: u32 = 32u; // rewritten by the host to max(1, extra channels) of the pipeline
+const MAX_EXTRA4: u32 = (MAX_EXTRA + 3u) / 4u;
 const TILE: u32 = 16u;
 const DILATION: f32 = 0.3;
 const ALPHA_MAX: f32 = 0.99;
@@ -51,6 +52,7 @@ struct Frame {
 
 override SH_K: u32 = 1u;   // (degree + 1)^2 SH coefficients per colour channel
 override NC: u32 = 0u;     // extra channels
+override NC4: u32 = 0u;    // ceil(NC / 4): extra channels in vec4 groups
 
 fn is_finite(x: f32) -> bool {
   // NaN fails the comparison, infinities exceed the bound.

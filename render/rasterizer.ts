@@ -122,16 +122,17 @@ export class GaussianRasterizer {
     return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.backwardSplatsPerThread), "main", {
       SH_K: this.shK,
       NC: this.extraChannels,
+      NC4: Math.ceil(this.extraChannels / 4),
       ...constants,
     }, label);
   }
 
   /**
-   * Entries the forward blend stages per round: the largest power of two <= 256 whose staging (44 + 4 C bytes
-   * per entry) fits the device's workgroup memory.
+   * Entries the forward blend stages per round: the largest power of two <= 256 whose staging (48 + 16 ceil(C / 4)
+   * bytes per entry) fits the device's workgroup memory.
    */
   get blendBatch(): number {
-    const bytes = 44 + 4 * this.extraChannels;
+    const bytes = 48 + 16 * Math.ceil(this.extraChannels / 4);
     let b = 256;
     while (b > 16 && b * bytes > this.gpu.limits.maxComputeWorkgroupStorageSize) b /= 2;
     return b;
@@ -244,7 +245,11 @@ export class GaussianRasterizer {
     const batch = this.blendBatch;
     dispatch(
       gpu,
-      this.pipeline(blendSrc, { BATCH: batch, EXT_STAGE: Math.max(1, batch * C) }, "raster.blend"),
+      this.pipeline(
+        blendSrc,
+        { BATCH: batch, EXT_STAGE: Math.max(1, batch * Math.ceil(C / 4)) },
+        "raster.blend",
+      ),
       {
         bindings: [proj, pairVals, ranges, extras, rgb, outExtras, aux, frameUniform(gpu, f, px)],
         workgroups: [f.tilesX, f.tilesY, V],
