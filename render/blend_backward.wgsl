@@ -107,8 +107,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     var d_abs: array<vec2f, MAX_SPT>;
     var d_cov: array<vec4f, MAX_SPT>; // conic a, b, c, opacity
     var d_col: array<vec3f, MAX_SPT>;
-    var ce: array<f32, MAX_SPT * MAX_EXTRA>;
-    var de: array<f32, MAX_SPT * MAX_EXTRA>;
+    var ce: array<vec4f, MAX_SPT * MAX_EXTRA4>;   // extra channels in zero-padded groups of 4
+    var de: array<vec4f, MAX_SPT * MAX_EXTRA4>;
     for (var r = 0u; r < mine; r++) {
       let i = pair_vals[start + hi - 1u - first - r];
       ids[r] = i;
@@ -117,7 +117,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       xy[r] = vec2f(proj[base], proj[base + 1u]);
       cov[r] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
       col[r] = vec3f(proj[base + 8u], proj[base + 9u], proj[base + 10u]);
-      for (var c = 0u; c < NC; c++) { ce[r * MAX_EXTRA + c] = extras[n * NC + c]; }
+      for (var c4 = 0u; c4 < NC4; c4++) {
+        var e = vec4f(0.0);
+        for (var q = 0u; q < 4u; q++) {
+          if (4u * c4 + q < NC) { e[q] = extras[n * NC + 4u * c4 + q]; }
+        }
+        ce[r * MAX_EXTRA4 + c4] = e;
+      }
     }
     let workers = (nb + SPT - 1u) / SPT;
     let steps = workers + NT - 1u;
@@ -134,8 +140,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           var R = s_R[pl];
           let gp = s_g[pl].xyz;
           let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
-          var ge: array<f32, MAX_EXTRA>;
-          for (var c = 0u; c < NC; c++) { ge[c] = d_extra_img[pp + c]; }
+          var ge: array<vec4f, MAX_EXTRA4>;
+          for (var c4 = 0u; c4 < NC4; c4++) {
+            var e = vec4f(0.0);
+            for (var q = 0u; q < 4u; q++) {
+              if (4u * c4 + q < NC) { e[q] = d_extra_img[pp + 4u * c4 + q]; }
+            }
+            ge[c4] = e;
+          }
           // Constant trip count (MAX_SPT = SPT, substituted by the host) so the per-entry arrays stay in registers.
           for (var r = 0u; r < MAX_SPT; r++) {
             if (r >= mine || hi - 1u - first - r >= last) { continue; }
@@ -151,9 +163,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
             let w = alpha * Tj;
             var gc = dot(gp, col[r]);
             d_col[r] += w * gp;
-            for (var c = 0u; c < NC; c++) {
-              gc += ge[c] * ce[r * MAX_EXTRA + c];
-              de[r * MAX_EXTRA + c] += w * ge[c];
+            for (var c4 = 0u; c4 < NC4; c4++) {
+              gc += dot(ge[c4], ce[r * MAX_EXTRA4 + c4]);
+              de[r * MAX_EXTRA4 + c4] += w * ge[c4];
             }
             let d_alpha = Tj * gc - R / (1.0 - alpha);
             R += gc * w;
@@ -187,7 +199,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       add_grad2d(gb + 9u, d_abs[r].x);
       add_grad2d(gb + 10u, d_abs[r].y);
       let n = i - (i / fr.n) * fr.n;
-      for (var c = 0u; c < NC; c++) { add_d_extras(n * NC + c, de[r * MAX_EXTRA + c]); }
+      for (var c = 0u; c < NC; c++) { add_d_extras(n * NC + c, de[r * MAX_EXTRA4 + c / 4u][c % 4u]); }
     }
     hi = lo;
   }

@@ -37,7 +37,7 @@ function cpuLoss(
 Deno.test("render backward: every parameter gradient matches central differences of the CPU reference", async () => {
   const gpu = await testGpu();
   const rng = new Rng(21);
-  const shDegree = 3, C = 3, n = 14;
+  const shDegree = 3, C = 5, n = 14;
   const bg = [0.3, 0.1, 0.6];
   const d = randomGaussians(rng, n, {
     shDegree,
