@@ -66,7 +66,7 @@ const bench: BenchModule = {
             "software adapter: timings depend on how busy the CPU cores are; compare runs on an idle machine",
           ]
           : []),
-        "gpu: tiled kernel, 8x8 outputs per invocation, 64x128 workgroup tiles, k-slabs of 8, median of runs",
+        "gpu: tiled kernel, 16x16 outputs per invocation, 128x128 workgroup tiles, k-slabs of 8, median of runs",
         "cpu: plain TypeScript f32 i-k-j triple loop, one thread; sizes above 512 use the 512 rate (n³ work)",
       ],
     }];

@@ -14,7 +14,50 @@ import { Tensor } from "./tensor.ts";
 import mainSrc from "./matmul.wgsl" with { type: "text" };
 import reduceSrc from "./matmul_reduce.wgsl" with { type: "text" };
 
-const MATMUL_WGSL = ACTIVATION_WGSL + mainSrc;
+/**
+ * Expands the `//@ACC`, `//@FMA` and `//@STORE` lines of matmul.wgsl into the 16 x 16 register tile: 64 vec4
+ * accumulators c{r}_{p} (row r = 4 q + lane, column group p), 4 + 4 vec4 operand loads and 256 fma per k step.
+ */
+function expandRegisterTile(src: string): string {
+  const lanes = ["x", "y", "z", "w"];
+  const acc: string[] = [], fma: string[] = [], store: string[] = [];
+  for (let q = 0; q < 4; q++) fma.push(`      let a${q} = As[k * ha + ${q}u * WY + lid.y];`);
+  for (let p = 0; p < 4; p++) fma.push(`      let b${p} = Bs[k * hb + ${p}u * WX + lid.x];`);
+  for (let r = 0; r < 16; r++) {
+    const q = r >> 2, lane = r & 3;
+    for (let p = 0; p < 4; p++) {
+      const c = `c${r}_${p}`;
+      acc.push(`  var ${c} = vec4<f32>(0.0);`);
+      fma.push(`      ${c} = fma(vec4<f32>(a${q}.${lanes[lane]}), b${p}, ${c});`);
+      store.push(`      case ${r * 4 + p}u: {\n        v = ${c};\n      }`);
+    }
+  }
+  const out = src.replace(/^ *\/\/@ACC$/m, acc.join("\n")).replace(/^ *\/\/@FMA$/m, fma.join("\n"))
+    .replace(/^ *\/\/@STORE$/m, storeLoop(store));
+  if (/^ *\/\/@/m.test(out)) throw new Error("matmul.wgsl: unexpanded register-tile marker");
+  return out;
+}
+
+/**
+ * The epilogue as one loop over the 64 accumulators (a switch picks each one), so the epilogue code is compiled
+ * once instead of 64 times; row r = i / 4, column group p = i % 4.
+ */
+function storeLoop(cases: string[]): string {
+  return [
+    "  for (var i = 0u; i < 64u; i++) {",
+    "    var v = vec4<f32>(0.0);",
+    "    switch i {",
+    ...cases,
+    "      default: {",
+    "      }",
+    "    }",
+    "    let r = i / 4u;",
+    "    store4(m0 + (r / 4u) * 4u * WY + 4u * lid.y + r % 4u, n0 + (i % 4u) * 4u * WX + 4u * lid.x, v, wid.z);",
+    "  }",
+  ].join("\n");
+}
+
+const MATMUL_WGSL = ACTIVATION_WGSL + expandRegisterTile(mainSrc);
 const REDUCE_WGSL = ACTIVATION_WGSL + reduceSrc;
 
 /** A matrix inside a tensor: elements start at `offset` (default 0). */
@@ -122,14 +165,14 @@ function scratch(gpu: Gpu, n: number): Tensor {
 const BK = 8;
 
 /**
- * Workgroup shape for an output of width n: each invocation computes 8 x 8 outputs, so the tile is 8 WY rows by
- * 8 WX columns. Narrow outputs (a 3-wide output layer) get narrow, taller tiles instead of mostly empty ones;
- * only three shapes exist, to keep the number of compiled pipelines small.
+ * Workgroup shape for an output of width n: each invocation computes 16 x 16 outputs, so the tile is 16 WY rows
+ * by 16 WX columns. Narrower outputs (a 3-wide output layer, width-64 layers) get narrower, taller tiles instead
+ * of mostly empty ones; only three shapes exist, to keep the number of compiled pipelines small.
  */
 export function tileShape(n: number): { WX: number; WY: number; BM: number; BN: number } {
-  const WX = n > 64 ? 16 : n > 16 ? 8 : 2;
-  const WY = WX >= 8 ? 8 : 16;
-  return { WX, WY, BM: 8 * WY, BN: 8 * WX };
+  const WX = n > 64 ? 8 : n > 16 ? 4 : 1;
+  const WY = WX === 8 ? 8 : WX === 4 ? 8 : 16;
+  return { WX, WY, BM: 16 * WY, BN: 16 * WX };
 }
 
 function checkDims(a: MatmulArgs): void {

@@ -15,19 +15,22 @@
 //        then the matrix's contiguous rows have a multiple of 4 elements and aOff / bOff are multiples of 4.
 // Uniform block U (4-byte words, see gpu/matmul.ts): M, N, K, aOff, bOff, cOff, biasOff, yOff, kPerSplit, beta.
 //
-// Grid: (ceil(N / BN), ceil(M / BM), splits); workgroup (WX, WY). Invocation (tx, ty) owns rows
-// 4 ty + {0..3} and BM / 2 + 4 ty + {0..3}, columns 4 tx + {0..3} and BN / 2 + 4 tx + {0..3} of the workgroup's
+// Grid: (ceil(N / BN), ceil(M / BM), splits); workgroup (WX, WY). Invocation (tx, ty) owns the rows
+// 4 WY q + 4 ty + {0..3} and the columns 4 WX p + 4 tx + {0..3} (q, p = 0..3) of the workgroup's
 // tile. The workgroup stages BK-deep slabs of op(A) and op(B) in workgroup memory, k-major (As[k][m], Bs[k][n],
 // as vec4 along m / n), zero-padded past the matrix edges.
 
-// Tile shape: each invocation owns an 8 x 8 block of C held in sixteen vec4 registers (written out, no arrays, so
-// the compiler keeps them in registers). WX, WY (workgroup size) and BK (slab depth) are override constants;
-// BM = 8 WY rows and BN = 8 WX columns per workgroup.
+// Register tile: each invocation owns a 16 x 16 block of C in 64 vec4 accumulators c{r}_{p} (row r, column
+// group p), operands a{q} = As[k][4 WY q + 4 ty .. +3] and b{p} = Bs[k][4 WX p + 4 tx .. +3]. These must be
+// separate variables, not arrays (lavapipe keeps function-scope arrays in memory), so the lines marked
+// `//@ACC`, `//@FMA` and `//@STORE` are expanded by gpu/matmul.ts into the 64 declarations, the 4 + 4 operand
+// loads with 256 fma, and the 64 stores. WX, WY (workgroup size) and BK (slab depth) are override constants;
+// BM = 16 WY rows and BN = 16 WX columns per workgroup.
 override WX: u32 = 8u;
 override WY: u32 = 8u;
 override BK: u32 = 16u;
-override BM: u32 = 8u * WY;
-override BN: u32 = 8u * WX;
+override BM: u32 = 16u * WY;
+override BN: u32 = 16u * WX;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
@@ -115,22 +118,7 @@ fn main(
   let ha = BM / 4u;
   let hb = BN / 4u;
 
-  var c00 = vec4<f32>(0.0);
-  var c01 = vec4<f32>(0.0);
-  var c10 = vec4<f32>(0.0);
-  var c11 = vec4<f32>(0.0);
-  var c20 = vec4<f32>(0.0);
-  var c21 = vec4<f32>(0.0);
-  var c30 = vec4<f32>(0.0);
-  var c31 = vec4<f32>(0.0);
-  var c40 = vec4<f32>(0.0);
-  var c41 = vec4<f32>(0.0);
-  var c50 = vec4<f32>(0.0);
-  var c51 = vec4<f32>(0.0);
-  var c60 = vec4<f32>(0.0);
-  var c61 = vec4<f32>(0.0);
-  var c70 = vec4<f32>(0.0);
-  var c71 = vec4<f32>(0.0);
+  //@ACC
 
   for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     if (VEC_A && TRANS_A) {
@@ -275,44 +263,10 @@ fn main(
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
-      let a0 = As[k * ha + lid.y];
-      let a1 = As[k * ha + WY + lid.y];
-      let b0 = Bs[k * hb + lid.x];
-      let b1 = Bs[k * hb + WX + lid.x];
-      c00 = fma(vec4<f32>(a0.x), b0, c00);
-      c01 = fma(vec4<f32>(a0.x), b1, c01);
-      c10 = fma(vec4<f32>(a0.y), b0, c10);
-      c11 = fma(vec4<f32>(a0.y), b1, c11);
-      c20 = fma(vec4<f32>(a0.z), b0, c20);
-      c21 = fma(vec4<f32>(a0.z), b1, c21);
-      c30 = fma(vec4<f32>(a0.w), b0, c30);
-      c31 = fma(vec4<f32>(a0.w), b1, c31);
-      c40 = fma(vec4<f32>(a1.x), b0, c40);
-      c41 = fma(vec4<f32>(a1.x), b1, c41);
-      c50 = fma(vec4<f32>(a1.y), b0, c50);
-      c51 = fma(vec4<f32>(a1.y), b1, c51);
-      c60 = fma(vec4<f32>(a1.z), b0, c60);
-      c61 = fma(vec4<f32>(a1.z), b1, c61);
-      c70 = fma(vec4<f32>(a1.w), b0, c70);
-      c71 = fma(vec4<f32>(a1.w), b1, c71);
+      //@FMA
     }
     workgroupBarrier();
   }
 
-  store4(m0 + 4u * lid.y + 0u, n0 + 4u * lid.x, c00, wid.z);
-  store4(m0 + 4u * lid.y + 0u, n0 + BN / 2u + 4u * lid.x, c01, wid.z);
-  store4(m0 + 4u * lid.y + 1u, n0 + 4u * lid.x, c10, wid.z);
-  store4(m0 + 4u * lid.y + 1u, n0 + BN / 2u + 4u * lid.x, c11, wid.z);
-  store4(m0 + 4u * lid.y + 2u, n0 + 4u * lid.x, c20, wid.z);
-  store4(m0 + 4u * lid.y + 2u, n0 + BN / 2u + 4u * lid.x, c21, wid.z);
-  store4(m0 + 4u * lid.y + 3u, n0 + 4u * lid.x, c30, wid.z);
-  store4(m0 + 4u * lid.y + 3u, n0 + BN / 2u + 4u * lid.x, c31, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 0u, n0 + 4u * lid.x, c40, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 0u, n0 + BN / 2u + 4u * lid.x, c41, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 1u, n0 + 4u * lid.x, c50, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 1u, n0 + BN / 2u + 4u * lid.x, c51, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 2u, n0 + 4u * lid.x, c60, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 2u, n0 + BN / 2u + 4u * lid.x, c61, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 3u, n0 + 4u * lid.x, c70, wid.z);
-  store4(m0 + BM / 2u + 4u * lid.y + 3u, n0 + BN / 2u + 4u * lid.x, c71, wid.z);
+  //@STORE
 }
