@@ -1,0 +1,245 @@
+/**
+ * The dashboard's HTTP API (Hono). Routes:
+ *
+ *   GET  /                      the page;  GET /app.js, /app.css  the bundled front end (bundle.ts)
+ *   GET  /api/info              scene: blendshape names, cameras, timesteps, expression codes, config
+ *   GET  /api/state             snapshot: status, loss history, evaluations, log, latest image
+ *   GET  /api/events            Server-Sent Events: snapshot, status, loss, eval, log, image
+ *   POST /api/control/ACTION    pause | resume | stop | snapshot                              (token)
+ *   POST /api/live              {camera, timestep}: what the live panel shows                 (token)
+ *   POST /api/render            {camera, timestep | expression, yaw?, pitch?, zoom?} -> PNG    (token)
+ *   GET  /api/download/avatar   the current avatar file (checkpoint, safetensors)             (token)
+ *   GET  /api/download/metrics  losses, evaluations, log as JSON                              (token)
+ *
+ * "(token)": when the server has a token (it does whenever it is bound to a non-loopback address), these
+ * routes need `Authorization: Bearer TOKEN` or `?token=TOKEN`. Request bodies are limited to 16 KiB; unknown
+ * cameras and timesteps are 404 with a message; malformed requests are 400.
+ */
+import { Hono } from "hono";
+import type { Context, Next } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import type { DashboardSession, RenderRequest } from "./session.ts";
+
+/** Largest request body accepted. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** Largest |value| of an expression coefficient in a render request. */
+export const MAX_EXPRESSION_VALUE = 10;
+
+/** The front end, as served. */
+export interface FrontEnd {
+  js: string;
+  css: string;
+}
+
+/** A request error with its status. */
+class HttpError extends Error {
+  constructor(readonly status: 400 | 401 | 404 | 409 | 503, message: string) {
+    super(message);
+  }
+}
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>NPGA training dashboard</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/app.css"></head>
+<body><div id="app">Loading…</div><script type="module" src="/app.js"></script></body></html>`;
+
+function int(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new HttpError(400, `${what} must be an integer`);
+  return v;
+}
+
+function num(v: unknown, what: string, lo: number, hi: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi) {
+    throw new HttpError(400, `${what} must be a number in ${lo}..${hi}`);
+  }
+  return v;
+}
+
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new HttpError(400, "the request body must be JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, "the request body must be a JSON object");
+  }
+  return body as Record<string, unknown>;
+}
+
+function checkCameraTimestep(s: DashboardSession, camera: number, timestep: number | undefined): void {
+  if (!s.camera(camera)) {
+    throw new HttpError(
+      404,
+      `unknown camera ${camera} (cameras: ${s.scene.cameras.map((c) => c.index).join(", ")})`,
+    );
+  }
+  if (timestep !== undefined && !(timestep >= 0 && timestep < s.scene.timesteps)) {
+    throw new HttpError(404, `unknown timestep ${timestep} (0..${s.scene.timesteps - 1})`);
+  }
+}
+
+/** Validates a render request body. */
+export function parseRenderRequest(s: DashboardSession, b: Record<string, unknown>): RenderRequest {
+  const camera = int(b.camera, "camera");
+  const timestep = b.timestep === undefined ? undefined : int(b.timestep, "timestep");
+  checkCameraTimestep(s, camera, timestep);
+  let expression: Float32Array;
+  if (b.expression !== undefined) {
+    const e = b.expression, D = s.scene.expressionDim;
+    if (!Array.isArray(e) || e.length !== D) {
+      throw new HttpError(400, `expression must be an array of ${D} numbers`);
+    }
+    e.forEach((v, i) => num(v, `expression[${i}]`, -MAX_EXPRESSION_VALUE, MAX_EXPRESSION_VALUE));
+    expression = Float32Array.from(e as number[]);
+  } else if (timestep !== undefined) {
+    expression = s.expression(timestep);
+  } else {
+    throw new HttpError(400, "give an expression (array) or a timestep");
+  }
+  return {
+    camera,
+    expression,
+    yaw: num(b.yaw, "yaw", -360, 360),
+    pitch: num(b.pitch, "pitch", -90, 90),
+    zoom: num(b.zoom, "zoom", 0.25, 4),
+  };
+}
+
+/** Builds the Hono app of a session; `token` (if any) guards control, render and download routes. */
+export function dashboardApp(session: DashboardSession, front: FrontEnd, token: string | null = null): Hono {
+  const app = new Hono();
+  const s = session;
+
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return c.json({ error: err.message }, err.status);
+    console.error(`dashboard: ${err.stack ?? err}`);
+    return c.json({ error: err.message }, 500);
+  });
+  app.notFound((c) =>
+    c.json({ error: `no such route: ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
+  );
+
+  const guard = async (c: Context, next: Next) => {
+    if (token) {
+      const auth = c.req.header("authorization");
+      const given = auth?.startsWith("Bearer ") ? auth.slice(7) : c.req.query("token");
+      if (given !== token) throw new HttpError(401, "this dashboard needs the token printed in the terminal");
+    }
+    await next();
+  };
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: `the request body is larger than ${MAX_BODY_BYTES} bytes` }, 413),
+  });
+  const attached = () => {
+    const a = s.attached;
+    if (!a) throw new HttpError(503, "the avatar is not initialized yet (the prior is still being fitted)");
+    return a;
+  };
+
+  app.get("/", (c) => c.html(PAGE));
+  app.get("/app.js", (c) => c.body(front.js, 200, { "content-type": "text/javascript; charset=utf-8" }));
+  app.get("/app.css", (c) => c.body(front.css, 200, { "content-type": "text/css; charset=utf-8" }));
+
+  app.get("/api/info", (c) =>
+    c.json({
+      mode: s.hub.status.mode,
+      tokenRequired: !!token,
+      blendshapeNames: s.scene.blendshapeNames,
+      expressionDim: s.scene.expressionDim,
+      timesteps: s.scene.timesteps,
+      expressions: Array.from(s.scene.expressions),
+      splitTimesteps: s.scene.splitTimesteps,
+      cameras: s.scene.cameras.map((cam) => ({ index: cam.index, width: cam.width, height: cam.height })),
+      live: s.live,
+      config: s.config,
+    }));
+  app.get("/api/state", (c) => c.json(s.hub.snapshot()));
+
+  app.get("/api/events", (c) =>
+    streamSSE(c, async (stream) => {
+      const q = s.hub.subscribe();
+      stream.onAbort(() => s.hub.unsubscribe(q));
+      try {
+        for (let m = await q.next(); m && !stream.aborted; m = await q.next()) {
+          await stream.writeSSE({ event: m.event, data: m.data });
+        }
+      } finally {
+        s.hub.unsubscribe(q);
+      }
+    }));
+
+  app.post("/api/control/:action", guard, limit, async (c) => {
+    const action = c.req.param("action");
+    const a = attached();
+    const ctl = a.controls;
+    if (!ctl && action !== "snapshot") throw new HttpError(409, "nothing is training: this is a viewer");
+    switch (action) {
+      case "pause":
+        ctl!.pause();
+        s.hub.setStatus({ paused: true });
+        s.hub.log("info", "paused from the dashboard");
+        break;
+      case "resume":
+        ctl!.resume();
+        s.hub.setStatus({ paused: false });
+        s.hub.log("info", "resumed from the dashboard");
+        break;
+      case "stop":
+        ctl!.stop();
+        s.hub.log("info", "stop requested from the dashboard: the run saves a checkpoint and ends");
+        break;
+      case "snapshot": {
+        if (!a.snapshot) throw new HttpError(409, "snapshots need a training run");
+        const where = await a.snapshot();
+        s.hub.log("info", `snapshot saved: ${where}`);
+        return c.json({ ok: true, saved: where });
+      }
+      default:
+        throw new HttpError(404, `unknown action '${action}' (pause, resume, stop, snapshot)`);
+    }
+    return c.json({ ok: true, status: s.hub.status });
+  });
+
+  app.post("/api/live", guard, limit, async (c) => {
+    const b = await jsonBody(c);
+    const camera = int(b.camera, "camera"), timestep = int(b.timestep, "timestep");
+    checkCameraTimestep(s, camera, timestep);
+    if (!s.frame(camera, timestep)) {
+      throw new HttpError(404, `the dataset has no image of camera ${camera} at timestep ${timestep}`);
+    }
+    s.live = { camera, timestep };
+    s.refreshLive(true);
+    return c.json({ ok: true, live: s.live });
+  });
+
+  app.post("/api/render", guard, limit, async (c) => {
+    const req = parseRenderRequest(s, await jsonBody(c));
+    attached();
+    const r = await s.render(req);
+    return c.body(r.png as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "image/png",
+      "cache-control": "no-store",
+      "x-step": String(r.step),
+    });
+  });
+
+  app.get("/api/download/avatar", guard, async (c) => {
+    const f = await attached().avatarFile();
+    return c.body(f.bytes as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "application/octet-stream",
+      "content-disposition": `attachment; filename="avatar-step-${f.step}.safetensors"`,
+    });
+  });
+  app.get("/api/download/metrics", guard, (c) => {
+    c.header("content-disposition", `attachment; filename="metrics.json"`);
+    return c.json(s.metrics());
+  });
+
+  return app;
+}
