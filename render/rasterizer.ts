@@ -87,6 +87,20 @@ export interface RenderOutput {
   destroy(): void;
 }
 
+/** Cull statistics of a render, summed over its views (each (view, Gaussian) entry counted once). */
+export interface RenderStats {
+  visible: number;
+  nonFinite: number;
+  behindNearPlane: number;
+  offImage: number;
+}
+
+/** Reads the cull statistics of a render (a small readback). */
+export async function readRenderStats(out: RenderOutput): Promise<RenderStats> {
+  const s = await out.stats.read();
+  return { visible: s[0], nonFinite: s[1], behindNearPlane: s[2], offImage: s[3] };
+}
+
 /** Forward renderer; `backward` lives in rasterize_backward.ts and takes the same rasterizer. */
 export class GaussianRasterizer {
   readonly gpu: Gpu;

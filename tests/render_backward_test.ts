@@ -3,7 +3,7 @@ import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { type GaussianArrays, projectCpu, renderCpu } from "../render/rasterize_cpu.ts";
 import { rasterizeBackward } from "../render/rasterize_backward.ts";
-import { GaussianRasterizer } from "../render/rasterizer.ts";
+import { GaussianRasterizer, readRenderStats } from "../render/rasterizer.ts";
 import { destroyGaussians, randomGaussians, ringCameras, uploadGaussians } from "../render/random_scene.ts";
 import type { Camera } from "../render/camera.ts";
 import { assertClose, testGpu } from "./helpers.ts";
@@ -174,8 +174,9 @@ Deno.test("render backward: non-finite Gaussians are culled, get zero gradients,
   const out = await raster.render(g, cams);
   const rgb = await out.rgb.read();
   assert.ok(rgb.every(Number.isFinite), "image is finite");
-  const stats = await out.stats.read();
-  assert.ok(stats[1] >= 3 * 3, `non-finite culls: ${stats[1]}`);
+  const stats = await readRenderStats(out);
+  assert.ok(stats.nonFinite >= 3 * 3, `non-finite culls: ${stats.nonFinite}`);
+  assert.equal(stats.visible + stats.nonFinite + stats.behindNearPlane + stats.offImage, 3 * n);
   const px = 3 * 48 * 40;
   const upT = { rgb: Tensor.from(gpu, rng.floats(px * 3)), alpha: Tensor.from(gpu, rng.floats(px)) };
   const grads = {
