@@ -37,7 +37,7 @@ export function Chart(p: ChartProps) {
     const el = box.current!;
     const width = Math.max(el.clientWidth, 300);
     const scales: uPlot.Scales = { x: { time: false }, y: p.log ? { distr: 3 } : {} };
-    const axes: uPlot.Axis[] = [{ label: p.xLabel ?? "step" }, { scale: "y", size: 60 }];
+    const axes: uPlot.Axis[] = [{ label: p.xLabel ?? "step" }, { scale: "y", size: 60, values: tickLabels }];
     if (p.rightLabel) {
       scales.right = {};
       axes.push({ scale: "right", side: 1, label: p.rightLabel, grid: { show: false }, size: 60 });
@@ -77,6 +77,15 @@ export function Chart(p: ChartProps) {
     plot.current?.setData(clean(p.data, p.log) as uPlot.AlignedData, !zoomed.current);
   }, [p.data]);
   return <div class="chart" id={p.id} ref={box} data-points={p.data[0]?.length ?? 0} />;
+}
+
+// Short tick labels that stay readable on log scales (1e-4 rather than "0").
+function tickLabels(_u: uPlot, splits: number[]): string[] {
+  return splits.map((v) => {
+    if (v === null || v === undefined) return "";
+    const a = Math.abs(v);
+    return a === 0 ? "0" : a >= 0.01 && a < 1e5 ? String(+v.toPrecision(3)) : v.toExponential(0);
+  });
 }
 
 // Log scales cannot show values <= 0: drop them (null) rather than break the axis.

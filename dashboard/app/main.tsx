@@ -88,6 +88,7 @@ function App() {
         {info.mode === "train" && (
           <>
             <button
+              type="button"
               id="pause"
               disabled={snap.status.paused || !snap.status.running}
               onClick={() => act("pause")}
@@ -95,6 +96,7 @@ function App() {
               Pause
             </button>
             <button
+              type="button"
               id="resume"
               disabled={!snap.status.paused || !snap.status.running}
               onClick={() => act("resume")}
@@ -148,8 +150,8 @@ function App() {
         <section>
           <h2>Log</h2>
           <ul class="log" id="log">
-            {snap.logs.slice(-200).reverse().map((l) => (
-              <li class={l.level}>
+            {snap.logs.slice(-200).reverse().map((l, i) => (
+              <li key={`${l.time}-${i}`} class={l.level}>
                 <time>{l.time.slice(11, 19)}</time> {l.message}
               </li>
             ))}
@@ -160,4 +162,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(<App />, root);

@@ -24,7 +24,7 @@ export function LivePanel({ info, image }: { info: Info; image: ImageMessage | n
         <label>
           camera{" "}
           <select id="live-camera" value={camera} onChange={(e) => choose(+e.currentTarget.value, timestep)}>
-            {info.cameras.map((c) => <option value={c.index}>{c.index}</option>)}
+            {info.cameras.map((c) => <option key={c.index} value={c.index}>{c.index}</option>)}
           </select>
         </label>
         <label>
@@ -113,7 +113,7 @@ export function ExpressionPanel({ info, step }: { info: Info; step: number }) {
             <label>
               camera{" "}
               <select id="expr-camera" value={camera} onChange={(e) => setCamera(+e.currentTarget.value)}>
-                {info.cameras.map((c) => <option value={c.index}>{c.index}</option>)}
+                {info.cameras.map((c) => <option key={c.index} value={c.index}>{c.index}</option>)}
               </select>
             </label>
             <button type="button" id="orbit-reset" onClick={() => setOrbit({ yaw: 0, pitch: 0, zoom: 1 })}>
@@ -170,7 +170,7 @@ export function ExpressionPanel({ info, step }: { info: Info; step: number }) {
             />
           </label>
           {info.blendshapeNames.map((name, i) => (
-            <label class="slider">
+            <label key={name} class="slider">
               <span>{name}</span>
               <input
                 type="range"
