@@ -24,7 +24,7 @@ import { type Command, numberOption, type ParsedArgs, stringOption, UsageError }
 /** Default dataset folder (synthesized when absent). */
 export const DEFAULT_DATA = "datasets/synthetic-head";
 /** Default steps: about 15 minutes on lavapipe with 2 cores at the default settings (see the module comment). */
-export const DEFAULT_ITERS = 500;
+export const DEFAULT_ITERS = 400;
 
 /** What config.json holds. */
 interface RunConfig {
@@ -124,9 +124,8 @@ function runListener(run: RunFolder, metrics: RunMetrics, trainer: () => Trainer
         await run.writeJson("metrics.json", metrics);
         break;
       case "checkpoint":
-        if (e.step === lastCheckpointStep) break;
+        if (e.step !== lastCheckpointStep) await run.writeCheckpoint(e.step, encodeCheckpoint(e.state));
         lastCheckpointStep = e.step;
-        await run.writeCheckpoint(e.step, encodeCheckpoint(e.state));
         await run.writeJson("metrics.json", metrics);
         if (e.final) {
           const t = trainer();
