@@ -68,7 +68,7 @@ async function exists(path: string): Promise<boolean> {
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60), sec = Math.round(s % 60);
+  const t = Math.round(s), m = Math.floor(t / 60), sec = t % 60;
   return m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
 }
 
