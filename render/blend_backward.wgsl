@@ -99,16 +99,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let first = li * SPT;
     var mine = 0u;
     if (first < nb) { mine = min(SPT, nb - first); }
-    var xy: array<vec2f, MAX_SPT>;
-    var cov: array<vec4f, MAX_SPT>;   // conic a, b, c, opacity
-    var col: array<vec3f, MAX_SPT>;
-    var ids: array<u32, MAX_SPT>;
-    var d_mean: array<vec2f, MAX_SPT>;
-    var d_abs: array<vec2f, MAX_SPT>;
-    var d_cov: array<vec4f, MAX_SPT>; // conic a, b, c, opacity
-    var d_col: array<vec3f, MAX_SPT>;
-    var ce: array<vec4f, MAX_SPT * MAX_EXTRA4>;   // extra channels in zero-padded groups of 4
-    var de: array<vec4f, MAX_SPT * MAX_EXTRA4>;
+    // Loop-local arrays carry explicit zero initializers: some compilers hoist a plain `var x: T;` out of the
+    // loop and zero it only once, which would leak one batch's gradients into the next.
+    var xy = array<vec2f, MAX_SPT>();
+    var cov = array<vec4f, MAX_SPT>();   // conic a, b, c, opacity
+    var col = array<vec3f, MAX_SPT>();
+    var ids = array<u32, MAX_SPT>();
+    var d_mean = array<vec2f, MAX_SPT>();
+    var d_abs = array<vec2f, MAX_SPT>();
+    var d_cov = array<vec4f, MAX_SPT>(); // conic a, b, c, opacity
+    var d_col = array<vec3f, MAX_SPT>();
+    var ce = array<vec4f, MAX_SPT * MAX_EXTRA4>();   // extra channels in zero-padded groups of 4
+    var de = array<vec4f, MAX_SPT * MAX_EXTRA4>();
     for (var r = 0u; r < mine; r++) {
       let i = pair_vals[start + hi - 1u - first - r];
       ids[r] = i;
@@ -140,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           var R = s_R[pl];
           let gp = s_g[pl].xyz;
           let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
-          var ge: array<vec4f, MAX_EXTRA4>;
+          var ge = array<vec4f, MAX_EXTRA4>();
           for (var c4 = 0u; c4 < NC4; c4++) {
             var e = vec4f(0.0);
             for (var q = 0u; q < 4u; q++) {

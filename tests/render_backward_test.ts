@@ -206,3 +206,70 @@ Deno.test("render backward: non-finite Gaussians are culled, get zero gradients,
   for (const t of [...Object.values(grads), ...Object.values(upT)]) t.destroy();
   raster.destroy();
 });
+
+Deno.test("render backward: tile lists longer than one batch (sampled central differences)", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(23);
+  const shDegree = 1, C = 2, n = 360;
+  const d = randomGaussians(rng, n, {
+    shDegree,
+    extraChannels: C,
+    extent: 0.3,
+    logScale: [-1.1, -0.6],
+    opacityLogit: [-5, -3],
+  });
+  const cams = ringCameras(1, 24, 20, { radius: 4, fovDeg: 30, tilt: 0 });
+  const px = 24 * 20;
+  const up: Upstream = { rgb: rng.floats(px * 3), extras: rng.floats(px * C), alpha: rng.floats(px) };
+  const raster = new GaussianRasterizer(gpu, { shDegree, extraChannels: C });
+  const g = uploadGaussians(gpu, d);
+  const out = await raster.render(g, cams);
+  const last = (await out.aux.read()).filter((_, i) => i % 4 === 3);
+  assert.ok(Math.max(...last) > 300, `longest walk ${Math.max(...last)} entries`);
+  const grads = Object.fromEntries(
+    FIELDS.map((f) => [f, Tensor.empty(gpu, [d[f].length])]),
+  ) as Record<Field, Tensor>;
+  const upT = {
+    rgb: Tensor.from(gpu, up.rgb),
+    extras: Tensor.from(gpu, up.extras),
+    alpha: Tensor.from(gpu, up.alpha),
+  };
+  raster.backward(g, out, upT, grads);
+  const scene: GaussianArrays = {
+    count: n,
+    means: Float64Array.from(d.means),
+    quats: Float64Array.from(d.quats),
+    logScales: Float64Array.from(d.logScales),
+    opacityLogits: Float64Array.from(d.opacityLogits),
+    sh: Float64Array.from(d.sh),
+    extras: Float64Array.from(d.extras),
+  };
+  const h = 1e-6;
+  for (const field of FIELDS) {
+    const got = await grads[field].read();
+    const arr = scene[field] as Float64Array;
+    const idx = Array.from({ length: 8 }, () => rng.int(arr.length));
+    const fd = idx.map((i) => {
+      const x = arr[i];
+      arr[i] = x + h;
+      const lp = cpuLoss(scene, cams, up, shDegree, C, [0, 0, 0]);
+      arr[i] = x - h;
+      const lm = cpuLoss(scene, cams, up, shDegree, C, [0, 0, 0]);
+      arr[i] = x;
+      return (lp - lm) / (2 * h);
+    });
+    const maxRef = Math.max(...fd.map(Math.abs));
+    assert.ok(maxRef > 0, `${field}: zero reference gradient`);
+    idx.forEach((i, k) => {
+      const err = Math.abs(got[i] - fd[k]);
+      assert.ok(
+        err <= 1e-2 * Math.abs(fd[k]) + 2e-3 * maxRef,
+        `${field}[${i}]: GPU ${got[i]}, finite differences ${fd[k]}`,
+      );
+    });
+  }
+  out.destroy();
+  destroyGaussians(g);
+  for (const t of [...Object.values(grads), ...Object.values(upT)]) t.destroy();
+  raster.destroy();
+});
