@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { assembleInputs, assembleInputsCpu, type HeadFrame, headFrame } from "../training/deform_inputs.ts";
-import {
-  ExpressionPrior,
-  residual3,
-  residual3Cpu,
-  sampleCodes,
-  samplePairs,
-  trainPrior,
-} from "../training/prior.ts";
+import { ExpressionPrior, residual3, residual3Cpu, trainPrior } from "../training/prior.ts";
+import { sampleCodes, samplePairs } from "../training/prior_pairs.ts";
 import { mlpForwardCpu } from "../gpu/mlp_reference.ts";
 import { posedPoints, sampleSurface } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";

@@ -11,6 +11,16 @@
  * F has the NPHM layout (deform_inputs.ts `nphmSpec`) with input [normalized x_c (3) | per-Gaussian latent f
  * (8) | z (D)] and outputs dx in normalized units; the public methods take and return world units. Distillation
  * uses f = 0 (the avatar's Gaussians start with zero features). Losses are in normalized units squared.
+ *
+ * Defaults: F as wide as B (64), 600 steps of 2,048 points, Adam 2e-3 decayed to 2e-4. On the 2-core software
+ * adapter that takes 3-5 minutes (a cycle step is about twice a prior step). On the synthetic head with the
+ * default prior, held-out test-sequence codes give a cycle residual of 0.065% (p95 0.23%) of the head diagonal
+ * and an error against the rig's true posed points of 0.10% (p95 0.40%); 0.40% on moving points, whose mean
+ * displacement is 1.9%.
+ *
+ * Joint fine-tuning: `ForwardField.forwardTrain` / `backward` take world units and give gradients for F's
+ * parameters and (optionally) its input rows (features f, canonical position); `recordCycleLoss` with `weight`
+ * and `accumulate: true` adds the cycle term to F's gradients in the same step.
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -20,16 +30,16 @@ import { reduce } from "../gpu/reduce.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import { assembleInputs, type CodeSource, type HeadFrame, nphmSpec } from "./deform_inputs.ts";
+import type { ExpressionPrior } from "./prior.ts";
+import { residual3 } from "./prior.ts";
 import {
   errorStats,
-  type ExpressionPrior,
   motionFocusCdf,
   type MovingStats,
   movingStats,
   type PairSampling,
-  residual3,
   samplePairs,
-} from "./prior.ts";
+} from "./prior_pairs.ts";
 import type { RigMesh } from "./rig_sampling.ts";
 import { exponentialDecay } from "./schedule.ts";
 import gradSrc from "./cycle_grad.wgsl" with { type: "text" };
@@ -242,7 +252,7 @@ export interface DistillOptions extends PairSampling {
   /** Adam learning rate, decayed exponentially to lr / 10 (default 2e-3). */
   lr?: number;
   evalPoints?: number;
-  /** Fraction of samples concentrated on moving geometry (default 0.5, see prior.ts `motionFocusCdf`). */
+  /** Fraction of samples concentrated on moving geometry (default 0.5, see prior_pairs.ts `motionFocusCdf`). */
   focus?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
@@ -270,7 +280,7 @@ export async function distillForward(
   rig: RigMesh,
   opts: DistillOptions = {},
 ): Promise<{ field: ForwardField; residual: DistillResidual; finalLoss: number }> {
-  const steps = opts.steps ?? 1500, batch = opts.batch ?? 2048, seed = opts.seed ?? 1;
+  const steps = opts.steps ?? 600, batch = opts.batch ?? 2048, seed = opts.seed ?? 1;
   const D = prior.config.codeDim, per = 16, groups = Math.ceil(batch / per);
   if (rig.deltas.length !== D) {
     throw new Error(`distillForward: rig has ${rig.deltas.length} blendshapes, prior ${D}`);
