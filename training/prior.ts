@@ -9,7 +9,8 @@
  * distillation and joint fine-tuning) and lavapipe reaches only a few GFLOP/s. On the 2-core software adapter
  * that training takes 2.3-3.7 minutes (depending on load) and fits the synthetic head's 20 blendshapes to a
  * held-out mean error of 0.085% (p95 0.37%) of the head diagonal over the surface, 0.33% on the 13% of points
- * that move (whose mean displacement is 1.3%); width 128 costs about 2x per step. MonoNPHM uses width 400.
+ * that move (whose mean displacement is 1.3%). Width 128 costs about 3.5x per training step (bench/prior_bench.ts);
+ * MonoNPHM uses width 400.
  *
  * Training pairs (prior_pairs.ts): canonical samples on the neutral surface (half of them drawn in proportion
  * to area times blendshape motion, `motionFocusCdf`) and, for half of them, offset along the normal by `shell`
