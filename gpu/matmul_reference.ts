@@ -1,5 +1,5 @@
 /** CPU reference of gpu/matmul.ts: float64 accumulation, same layouts and epilogue. */
-import { type Activation, activationDerivative, applyActivation } from "./activation.ts";
+import { type Activation, applyActivation } from "./activation.ts";
 
 export interface MatmulCpuOptions {
   transA?: boolean;
@@ -57,11 +57,4 @@ export function matmulCpuF32(
       for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
     }
   }
-}
-
-/** Derivative of `act` evaluated at each pre-activation z (float64). */
-export function activationDerivatives(act: Activation, z: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(z.length);
-  for (let i = 0; i < z.length; i++) out[i] = activationDerivative(act, z[i]);
-  return out;
 }
