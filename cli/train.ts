@@ -54,6 +54,7 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("priorSteps", field);
   set("distillSteps", field);
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
+  set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
   return c;
 }
 
@@ -85,7 +86,10 @@ function runListener(run: RunFolder, metrics: RunMetrics, trainer: () => Trainer
         const bar = "#".repeat(Math.round((20 * e.step) / e.iters)).padEnd(20, ".");
         console.log(
           `[${bar}] step ${e.step}/${e.iters} | loss ${l.total.toFixed(4)} (L1 ${l.l1.toFixed(4)}, SSIM ` +
-            `${l.ssim.toFixed(3)}, reg ${l.reg.toExponential(1)}) | ${e.gaussians} Gaussians | ` +
+            `${l.ssim.toFixed(3)}, reg ${l.reg.toExponential(1)}${
+              l.cycle ? `, cycle ${l.cycle.toExponential(1)}` : ""
+            }) | ` +
+            `${e.gaussians} Gaussians | ` +
             `${e.stepsPerSecond.toFixed(2)} steps/s | ETA ${duration(eta)}`,
         );
         metrics.losses.push({
@@ -186,6 +190,11 @@ export const trainCommand: Command = {
       description: "steps of fitting B and distilling F (0: no F)",
     },
     "lr-scale": { type: "string", value: "X", description: "multiplier of every learning rate" },
+    "field-lr": {
+      type: "string",
+      value: "X",
+      description: "learning rate of F's joint fine-tuning with the cycle loss (default 0: F frozen)",
+    },
     downscale: { type: "string", value: "N", description: "downscale the dataset images by N", default: "1" },
     resume: {
       type: "string",

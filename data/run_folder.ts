@@ -24,6 +24,7 @@ export interface LossRecord {
   l1: number;
   ssim: number;
   reg: number;
+  cycle: number;
   gaussians: number;
   stepsPerSecond: number;
   seconds: number;

@@ -10,6 +10,7 @@ import { writeSyntheticDataset } from "../data/synth.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { Rig } from "../data/rig.ts";
 import { decodeCheckpoint, encodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
+import { avatarLearningRates } from "../training/avatar.ts";
 import { meanColourPsnr } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
@@ -147,12 +148,32 @@ Deno.test("trainer: resuming from a serialized checkpoint matches an uninterrupt
   const s2 = await resumed.run();
   assert.ok(!s2.stopped && s2.step === 16);
   const got = await resumed.state();
-  resumed.destroy();
+  // The rasterizer backward adds gradients with float atomics in varying order, so two runs differ by float
+  // rounding; Adam can turn that into up to one learning rate per step where a gradient is near zero. So: 99% of
+  // the values agree to 1e-4 (relative 1e-3), and every value within 8 resumed steps of Adam updates.
+  const lr = avatarLearningRates(8, 16, resumed.sceneScale);
+  const compare = (what: string, a: Float32Array, b: Float32Array, rate: number) => {
+    assert.equal(a.length, b.length, what);
+    let off = 0, worst = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      if (d > 1e-4 + 1e-3 * Math.abs(b[i])) off++;
+      worst = Math.max(worst, d);
+    }
+    assert.ok(off <= 0.01 * a.length, `${what}: ${off} of ${a.length} values differ (worst ${worst})`);
+    assert.ok(worst <= 8 * 1.01 * rate + 1e-5, `${what}: worst difference ${worst} exceeds 8 Adam steps`);
+  };
   for (const f of ["means", "quats", "logScales", "opacityLogits", "sh", "features"] as const) {
-    assertClose(got.avatar.cloud[f]!, expected.avatar.cloud[f]!, { atol: 1e-4, rtol: 1e-3, what: f });
+    compare(
+      f,
+      got.avatar.cloud[f]!,
+      expected.avatar.cloud[f]!,
+      Math.max(lr[f], avatarLearningRates(0, 16, 1).means),
+    );
   }
-  assertClose(got.avatar.detailParams, expected.avatar.detailParams, { atol: 1e-4, rtol: 1e-3, what: "G" });
+  compare("G", got.avatar.detailParams, expected.avatar.detailParams, avatarLearningRates(0, 16, 1).detail);
   assert.deepEqual(got.adam.map((g) => g.step), expected.adam.map((g) => g.step));
+  resumed.destroy();
 });
 
 Deno.test("trainer config: defaults, overrides and named errors", () => {
@@ -185,4 +206,46 @@ Deno.test("run folder: fresh timestamped folders, atomic JSON, newest checkpoint
   const names = [...Deno.readDirSync(`${a.path}/checkpoints`)].map((e) => e.name).sort();
   assert.deepEqual(names, ["step-0000010.safetensors", "step-0000015.safetensors"], "no temp files left");
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consistent with B", async () => {
+  const gpu = await testGpu();
+  const { dataset, rig } = await smallHead();
+  const events: TrainerEvent[] = [];
+  const trainer = await Trainer.create(gpu, {
+    dataset,
+    rig,
+    config: {
+      ...SMALL,
+      gaussians: 500,
+      iters: 20,
+      priorSteps: 60,
+      distillSteps: 60,
+      fieldLr: 1e-4,
+      logEvery: 5,
+    },
+    listeners: [(e) => void events.push(e)],
+  });
+  assert.ok(trainer.field && trainer.prior && trainer.fieldReport, "B and F exist");
+  const before = await trainer.field.mlp.getParams();
+  await trainer.run();
+  const after = await trainer.field.mlp.getParams();
+  let changed = 0;
+  for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) changed++;
+  assert.ok(changed > after.length / 2, `F changed in ${changed} of ${after.length} parameters`);
+  const cycles = events.flatMap((e) => e.kind === "progress" ? [e.losses.cycle] : []);
+  console.log(`cycle loss per logged step: ${cycles.map((c) => c.toExponential(2)).join(", ")}`);
+  assert.equal(cycles.length, 4);
+  assert.ok(cycles.every((c) => Number.isFinite(c) && c > 0), "the cycle loss is reported");
+  // Normalized units (the head spans about [-1, 1]): an RMS cycle residual under 1% of that stays consistent.
+  assert.ok(
+    cycles.every((c) => Math.sqrt(c) < 0.01),
+    "the cycle residual stays under 1% of the head's half-size",
+  );
+  // The checkpoint holds B and the fine-tuned F.
+  const st = decodeCheckpoint(encodeCheckpoint(await trainer.state()), "ckpt");
+  assert.deepEqual(st.field?.params, after);
+  assert.deepEqual(st.prior?.params, await trainer.prior.mlp.getParams());
+  assert.ok(st.adam.some((g) => g.name === "field" && g.step === 20));
+  trainer.destroy();
 });

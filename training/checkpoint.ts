@@ -4,9 +4,11 @@
  * A checkpoint is a safetensors file. Tensors (all F32):
  *   avatar.means [N,3], avatar.quats [N,4], avatar.logScales [N,3], avatar.opacityLogits [N],
  *   avatar.sh [N,K,3], avatar.features [N,F], detail.params [P_G], field.params [P_F] (when F exists),
+ *   prior.params [P_B] (when B is kept for F's fine-tuning),
  *   adam.<group>.m and adam.<group>.v [size of the group]
  * Metadata key "npga_checkpoint": JSON { version: 1, step, salt, lrFactor, shDegree, featureDim, constants
- * (PoseConstants), adamSteps {group: step}, field (ForwardFieldConfig or null) }.
+ * (PoseConstants), adamSteps {group: step}, field (ForwardFieldConfig or null), prior (PriorConfig with the
+ * identity code as a number array, or null) }.
  */
 import type { AdamGroupState } from "../gpu/adam.ts";
 import { readSafetensors, type WritableTensors, writeSafetensors } from "../data/safetensors.ts";
@@ -14,6 +16,7 @@ import { DataError } from "../data/errors.ts";
 import type { AvatarSnapshot } from "./avatar.ts";
 import type { ForwardFieldConfig } from "./distill.ts";
 import type { PoseConstants } from "./pose.ts";
+import type { PriorConfig } from "./prior.ts";
 
 /** Everything needed to continue training exactly where it stopped. */
 export interface TrainState {
@@ -27,6 +30,8 @@ export interface TrainState {
   adam: AdamGroupState[];
   /** The forward field F, when the run has one. */
   field: { config: ForwardFieldConfig; params: Float32Array } | null;
+  /** The expression prior B, when F is fine-tuned (the cycle loss needs it). */
+  prior: { config: PriorConfig; params: Float32Array } | null;
 }
 
 const KEY = "npga_checkpoint";
@@ -51,6 +56,7 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
   }
   t["detail.params"] = { shape: [s.avatar.detailParams.length], data: s.avatar.detailParams };
   if (s.field) t["field.params"] = { shape: [s.field.params.length], data: s.field.params };
+  if (s.prior) t["prior.params"] = { shape: [s.prior.params.length], data: s.prior.params };
   const adamSteps: Record<string, number> = {};
   for (const g of s.adam) {
     t[`adam.${g.name}.m`] = { shape: [g.m.length], data: g.m };
@@ -67,6 +73,7 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
     constants: s.avatar.constants,
     adamSteps,
     field: s.field?.config ?? null,
+    prior: s.prior ? { ...s.prior.config, identity: Array.from(s.prior.config.identity) } : null,
   };
   return writeSafetensors(t, { [KEY]: JSON.stringify(meta) });
 }
@@ -87,6 +94,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
     constants: PoseConstants;
     adamSteps: Record<string, number>;
     field: ForwardFieldConfig | null;
+    prior: (Omit<PriorConfig, "identity"> & { identity: number[] }) | null;
   };
   if (meta.version !== 1) {
     throw new DataError(file, `checkpoint version ${meta.version} is not supported`, fix);
@@ -123,5 +131,11 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
     avatar: { cloud, constants: meta.constants, detailParams: get("detail.params") },
     adam,
     field: meta.field ? { config: meta.field, params: get("field.params") } : null,
+    prior: meta.prior
+      ? {
+        config: { ...meta.prior, identity: Float32Array.from(meta.prior.identity) },
+        params: get("prior.params"),
+      }
+      : null,
   };
 }

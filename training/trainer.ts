@@ -4,11 +4,13 @@
  * rig's neutral surface, and sets up the rasterizer, the photometric loss and Adam. `run()` then repeats:
  *
  *   1. draw a batch (one timestep, `viewsPerStep` cameras) from the train split (seeded by (seed, step)),
- *   2. dx_F = F(x_c, 0, z) (frozen: F was distilled to be consistent with B; x_c is a stop-gradient input of F),
+ *   2. dx_F = F(x_c, 0, z) (x_c is a stop-gradient input of F; F is frozen unless `fieldLr` > 0, see 5),
  *   3. pose (canonical + dx_F + G), rasterize, L1 + 0.2 (1 - SSIM) against the images, + offset regularizers,
  *   4. read the loss (and sums of the canonical parameters) back; if any is not finite, skip the update (the step still counts); after `maxBadSteps`
  *      consecutive skipped steps roll back to the last in-memory checkpoint with halved learning rates,
- *   5. rasterizer backward, pose backward (canonical parameters, features, G), Adam with the 3DGS schedules.
+ *   5. rasterizer backward, pose backward (canonical parameters, features, G), Adam with the 3DGS schedules;
+ *      with `fieldLr` > 0 also F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
+ *      |F + B(x_c + F, z)|^2 over the Gaussians' centres (B frozen), so F is fine-tuned while staying consistent.
  *
  * Without F (priorSteps = distillSteps = 0) dx_F is zero and the detail network G does all the deformation.
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with
@@ -20,85 +22,26 @@ import { reduce } from "../gpu/reduce.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
-import { type Avatar, avatarFromCloud, type AvatarOptions, CANONICAL_FIELDS } from "./avatar.ts";
-import { initAvatarFromRig } from "./avatar_init.ts";
+import { type Avatar, CANONICAL_FIELDS } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
-import { distillForward, type DistillResidual, ForwardField } from "./distill.ts";
+import { type ForwardField, recordCycleLoss } from "./distill.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
 import { cameraExtent, frameCameras, FrameSampler, frameTargets, spreadFrames } from "./frame_batches.ts";
 import { PhotometricLoss } from "./photometric_loss.ts";
 import type { PosedGradients } from "./pose.ts";
-import { type PriorFit, trainPrior } from "./prior.ts";
-import type { RigMesh } from "./rig_sampling.ts";
+import type { ExpressionPrior } from "./prior.ts";
+import type {
+  FieldReport,
+  StepLosses,
+  TrainerEvent,
+  TrainerInputs,
+  TrainerListener,
+  TrainSummary,
+} from "./trainer_events.ts";
+import { buildModels } from "./trainer_setup.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "./trainer_config.ts";
 
-export type TrainerPhase = "prior" | "distill" | "init" | "train" | "eval" | "done" | "stopped";
-
-/** One step's losses (photometric parts and the offset regularizer). */
-export interface StepLosses {
-  total: number;
-  l1: number;
-  ssim: number;
-  reg: number;
-}
-
-/** Everything the trainer reports. */
-export type TrainerEvent =
-  | { kind: "phase"; phase: TrainerPhase; message: string }
-  | {
-    kind: "progress";
-    step: number;
-    iters: number;
-    losses: StepLosses;
-    gaussians: number;
-    stepsPerSecond: number;
-    elapsedSeconds: number;
-    phase: TrainerPhase;
-  }
-  | { kind: "skipped"; step: number; losses: StepLosses }
-  | { kind: "rollback"; step: number; toStep: number; message: string }
-  | { kind: "eval"; step: number; metrics: SplitMetrics[]; images: EvalImage[] }
-  | { kind: "checkpoint"; step: number; state: TrainState; final: boolean };
-
-export type TrainerListener = (e: TrainerEvent) => void | Promise<void>;
-
-/** What the deformation set-up reported. */
-export interface FieldReport {
-  priorFit: PriorFit;
-  distill: DistillResidual;
-}
-
-/** Result of `run()`. */
-export interface TrainSummary {
-  step: number;
-  stopped: boolean;
-  skipped: number;
-  rollbacks: number;
-  /** Final evaluation (empty when stopped early). */
-  metrics: SplitMetrics[];
-  seconds: number;
-}
-
-/** Inputs of `Trainer.create`. */
-export interface TrainerInputs {
-  dataset: Dataset;
-  /** The expression rig (neutral mesh + blendshapes) the avatar and B are initialized from. */
-  rig: RigMesh;
-  config?: Partial<TrainerConfig>;
-  /** Continue from this state (a decoded checkpoint) instead of initializing. */
-  resume?: TrainState;
-  listeners?: TrainerListener[];
-}
-
-/** Rows of the dataset's expression codes for `timesteps` (in order), [n, D]. */
-function codesOf(ds: Dataset, timesteps: number[]): Float32Array {
-  const D = ds.expressionDim, out = new Float32Array(timesteps.length * D);
-  timesteps.forEach((t, i) => out.set(ds.expressions.subarray(t * D, t * D + D), i * D));
-  return out;
-}
-
-const uniqueTimesteps = (frames: readonly Frame[]) =>
-  [...new Set(frames.map((f) => f.timestep))].sort((a, b) => a - b);
+export type * from "./trainer_events.ts";
 
 /** The training loop (see the module comment). */
 export class Trainer {
@@ -107,6 +50,8 @@ export class Trainer {
   readonly dataset: Dataset;
   readonly avatar: Avatar;
   readonly field: ForwardField | null;
+  /** B, kept only while F is fine-tuned. */
+  readonly prior: ExpressionPrior | null;
   readonly fieldReport: FieldReport | null;
   readonly raster: GaussianRasterizer;
   readonly sceneScale: number;
@@ -133,6 +78,7 @@ export class Trainer {
     config: TrainerConfig,
     avatar: Avatar,
     field: ForwardField | null,
+    prior: ExpressionPrior | null,
     fieldReport: FieldReport | null,
   ) {
     this.gpu = gpu;
@@ -140,6 +86,7 @@ export class Trainer {
     this.dataset = inputs.dataset;
     this.avatar = avatar;
     this.field = field;
+    this.prior = prior;
     this.fieldReport = fieldReport;
     this.#listeners = [...(inputs.listeners ?? [])];
     this.#sampler = new FrameSampler(inputs.dataset.splits.train, config.viewsPerStep);
@@ -151,7 +98,15 @@ export class Trainer {
     });
     this.#loss = new PhotometricLoss(gpu, { l1: config.l1Weight, ssim: config.ssimWeight });
     this.#adam = new Adam(gpu, avatar.adamGroups(config.iters, this.sceneScale));
-    this.#values = Tensor.empty(gpu, [3 + CANONICAL_FIELDS.length], "f32", "trainer.losses");
+    if (this.#fineTunes) {
+      this.#adam.setGroup({
+        name: "field",
+        params: field!.mlp.params,
+        grads: field!.mlp.grads,
+        lr: config.fieldLr,
+      });
+    }
+    this.#values = Tensor.empty(gpu, [4 + CANONICAL_FIELDS.length], "f32", "trainer.losses");
   }
 
   /** Builds a trainer: B and F (or F from `resume`), the avatar, optimizer and renderer. */
@@ -167,70 +122,19 @@ export class Trainer {
     const emit = async (e: TrainerEvent) => {
       for (const l of inputs.listeners ?? []) await l(e);
     };
-    const opts: AvatarOptions = {
-      exprDim: ds.expressionDim,
-      featureDim: config.featureDim,
-      shDegree: config.shDegree,
-      detailWidth: config.detailWidth,
-      detailDepth: config.detailDepth,
-      seed: config.seed,
-    };
-    let field: ForwardField | null = null, report: FieldReport | null = null, avatar: Avatar;
-    const r = inputs.resume;
-    if (r) {
-      if (r.field) {
-        field = new ForwardField(gpu, r.field.config);
-        field.mlp.setParams(r.field.params);
-      }
-      avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
-    } else {
-      if (config.priorSteps > 0) {
-        const trainCodes = codesOf(ds, uniqueTimesteps(ds.splits.train));
-        const testTs = uniqueTimesteps(ds.splits.test);
-        await emit({ kind: "phase", phase: "prior", message: `fitting the expression prior B on the rig` });
-        const p = await trainPrior(gpu, rig, {
-          steps: config.priorSteps,
-          width: config.fieldWidth,
-          seed: config.seed,
-          expressions: trainCodes,
-        });
-        await emit({
-          kind: "phase",
-          phase: "distill",
-          message: `prior B fit: mean error ${pct(p.fit.mean)} of the head diagonal (zero field ${
-            pct(p.fit.zeroMean)
-          }); distilling the forward field F`,
-        });
-        const d = await distillForward(gpu, p.prior, rig, {
-          steps: config.distillSteps,
-          seed: config.seed,
-          expressions: trainCodes,
-          heldOut: testTs.length ? codesOf(ds, testTs) : undefined,
-        });
-        p.prior.destroy();
-        field = d.field;
-        report = { priorFit: p.fit, distill: d.residual };
-        await emit({
-          kind: "phase",
-          phase: "init",
-          message: `forward field F: cycle residual ${pct(d.residual.cycleMean)} of the head diagonal on ${
-            testTs.length ? "held-out test" : "fresh"
-          } codes (p95 ${pct(d.residual.cycleP95)}), error vs. the rig ${
-            pct(d.residual.rigMean)
-          } (zero field ${pct(d.residual.zeroMean)})`,
-        });
-      }
-      avatar = (await initAvatarFromRig(gpu, rig, {
-        ...opts,
-        count: config.gaussians,
-        sampleSeed: config.seed,
-        initialOpacity: config.initialOpacity,
-      })).avatar;
+    const { avatar, field, prior, report } = await buildModels(gpu, inputs, config, emit);
+    if (config.fieldLr > 0 && field && !prior) {
+      throw new Error("Trainer: fine-tuning F (fieldLr > 0) needs B, which the resumed state does not hold");
     }
-    const t = new Trainer(gpu, inputs, config, avatar, field, report);
+    const t = new Trainer(gpu, inputs, config, avatar, field, prior, report);
     if (field) t.#fieldParams = await field.mlp.getParams();
-    if (r) await t.restore(r);
+    if (inputs.resume) await t.restore(inputs.resume);
     return t;
+  }
+
+  /** Whether F is fine-tuned jointly (it has a learning rate and B is kept). */
+  get #fineTunes(): boolean {
+    return this.config.fieldLr > 0 && !!this.field && !!this.prior;
   }
 
   /** Adds an event listener (awaited in order for every event). */
@@ -315,7 +219,12 @@ export class Trainer {
   async trainStep(): Promise<{ losses: StepLosses; applied: boolean }> {
     const batch = this.#sampler.batch(this.config.seed, this.step, this.#salt);
     const z = this.expression(batch.timestep);
-    const dx = this.#offsets(z);
+    const fine = this.#fineTunes;
+    let dx: Tensor | undefined, fieldActs: ReturnType<ForwardField["forwardTrain"]> | null = null;
+    if (fine) {
+      dx = Tensor.empty(this.gpu, [this.avatar.count, 3], "f32", "trainer.dxF");
+      fieldActs = this.field!.forwardTrain(this.avatar.params.means, null, z, dx);
+    } else dx = this.#offsets(z);
     const posed = this.avatar.pose(z, dx, true);
     const out = await this.raster.render(posed, frameCameras(batch.frames));
     const { width, height } = this.#sampler.size;
@@ -331,18 +240,34 @@ export class Trainer {
     );
     const v = await this.#values.read();
     const photometric = this.#loss.lossFrom(v);
-    const losses = { total: photometric + v[2], l1: v[0], ssim: v[1], reg: v[2] };
+    const losses = { total: photometric + v[2], l1: v[0], ssim: v[1], reg: v[2], cycle: 0 };
     const applied = v.every(Number.isFinite);
     if (applied) {
       this.avatar.zeroGrads();
       const pg = this.#gradients();
       this.raster.backward(posed, out, { rgb: res.grad }, pg);
-      this.avatar.backward(posed, pg).destroy();
+      const dDx = this.avatar.backward(posed, pg);
+      if (fieldActs) {
+        this.field!.backward(fieldActs, dDx);
+        fieldActs = null;
+        const code = Tensor.from(this.gpu, z, undefined, "trainer.code");
+        const sq = recordCycleLoss(this.field!, this.prior!, {
+          points: this.avatar.params.means,
+          code: { kind: "broadcast", codes: code },
+        }, { weight: this.config.cycleWeight, accumulate: true });
+        reduce(this.gpu, sq, "mean", this.#values, { outOffset: 3 + CANONICAL_FIELDS.length });
+        losses.cycle = (await this.#values.read())[3 + CANONICAL_FIELDS.length];
+        sq.destroy();
+        code.destroy();
+      }
+      dDx.destroy();
       this.avatar.applySchedule(this.#adam, this.step, this.config.iters, this.sceneScale);
       const f = this.config.lrScale * this.#lrFactor;
       for (const name of this.#adam.groupNames) this.#adam.setLr(name, this.#adam.group(name).lr * f);
+      if (fine) this.#adam.setLr("field", this.config.fieldLr * f);
       this.#adam.step();
     }
+    fieldActs?.release();
     out.destroy();
     posed.destroy();
     dx?.destroy();
@@ -377,19 +302,33 @@ export class Trainer {
       avatar: await this.avatar.snapshot(),
       adam: await this.#adam.state(),
       field: this.field && this.#fieldParams
-        ? { config: structuredClone(this.field.config), params: this.#fieldParams.slice() }
+        ? {
+          config: structuredClone(this.field.config),
+          params: this.#fineTunes ? await this.field.mlp.getParams() : this.#fieldParams.slice(),
+        }
+        : null,
+      prior: this.prior
+        ? { config: structuredClone(this.prior.config), params: await this.prior.mlp.getParams() }
         : null,
     };
   }
 
-  /** Restores a state taken by `state()` (the same run's settings; F's parameters are kept frozen). */
+  /** Restores a state taken by `state()` (the same run's settings). */
   restore(s: TrainState): Promise<void> {
     if (!!s.field !== !!this.field) throw new Error("restore: the state and the trainer differ in having F");
+    if (s.field && this.field) this.field.mlp.setParams(s.field.params);
     this.avatar.setGaussians(s.avatar.cloud);
     this.avatar.detail.setParams(s.avatar.detailParams);
     const saved = new Map(s.adam.map((g) => [g.name, g]));
     for (const g of this.avatar.adamGroups(this.config.iters, this.sceneScale)) {
       this.#adam.setGroup(g, saved.get(g.name));
+    }
+    if (this.#fineTunes) {
+      const mlp = this.field!.mlp;
+      this.#adam.setGroup(
+        { name: "field", params: mlp.params, grads: mlp.grads, lr: this.config.fieldLr },
+        saved.get("field"),
+      );
     }
     this.step = s.step;
     this.#salt = s.salt;
@@ -511,10 +450,7 @@ export class Trainer {
     this.#loss.destroy();
     this.raster.destroy();
     this.field?.destroy();
+    this.prior?.destroy();
     this.avatar.destroy();
   }
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
 }

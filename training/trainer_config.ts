@@ -33,6 +33,12 @@ export interface TrainerConfig {
   distillSteps: number;
   /** Hidden width of B and F. */
   fieldWidth: number;
+  /**
+   * Adam learning rate of F's joint fine-tuning with the avatar (0: F stays frozen after distillation). When
+   * positive, B is kept and the cycle loss (weight `cycleWeight`) over the Gaussians' centres keeps F consistent.
+   */
+  fieldLr: number;
+  cycleWeight: number;
   /** Opacity of the initial Gaussians. */
   initialOpacity: number;
   /** Photometric loss weights (L1 + ssim * (1 - SSIM)). */
@@ -65,6 +71,8 @@ export function defaultTrainerConfig(): TrainerConfig {
     priorSteps: 400,
     distillSteps: 400,
     fieldWidth: 64,
+    fieldLr: 0,
+    cycleWeight: 1,
     initialOpacity: 0.1,
     l1Weight: 1,
     ssimWeight: 0.2,
@@ -94,6 +102,8 @@ const RULES: Record<keyof TrainerConfig, Rule> = {
   priorSteps: INT(0),
   distillSteps: INT(0),
   fieldWidth: INT(4, 1024),
+  fieldLr: NUM(0, 1),
+  cycleWeight: NUM(0),
   initialOpacity: NUM(1e-4, 0.9999),
   l1Weight: NUM(0),
   ssimWeight: NUM(0),

@@ -1,0 +1,71 @@
+/**
+ * The trainer's public types: inputs, events (what a dashboard or the CLI subscribes to), step losses and the
+ * run summary. The control interface (pause, resume, stop) is on `Trainer` itself.
+ */
+import type { Dataset } from "../data/dataset.ts";
+import type { TrainState } from "./checkpoint.ts";
+import type { DistillResidual } from "./distill.ts";
+import type { EvalImage, SplitMetrics } from "./evaluate.ts";
+import type { PriorFit } from "./prior.ts";
+import type { RigMesh } from "./rig_sampling.ts";
+import type { TrainerConfig } from "./trainer_config.ts";
+
+export type TrainerPhase = "prior" | "distill" | "init" | "train" | "eval" | "done" | "stopped";
+
+/** One step's losses (photometric parts and the offset regularizer). */
+export interface StepLosses {
+  total: number;
+  l1: number;
+  ssim: number;
+  reg: number;
+  /** Mean cycle residual (normalized units squared) when F is fine-tuned, else 0. */
+  cycle: number;
+}
+
+/** Everything the trainer reports. */
+export type TrainerEvent =
+  | { kind: "phase"; phase: TrainerPhase; message: string }
+  | {
+    kind: "progress";
+    step: number;
+    iters: number;
+    losses: StepLosses;
+    gaussians: number;
+    stepsPerSecond: number;
+    elapsedSeconds: number;
+    phase: TrainerPhase;
+  }
+  | { kind: "skipped"; step: number; losses: StepLosses }
+  | { kind: "rollback"; step: number; toStep: number; message: string }
+  | { kind: "eval"; step: number; metrics: SplitMetrics[]; images: EvalImage[] }
+  | { kind: "checkpoint"; step: number; state: TrainState; final: boolean };
+
+export type TrainerListener = (e: TrainerEvent) => void | Promise<void>;
+
+/** What the deformation set-up reported. */
+export interface FieldReport {
+  priorFit: PriorFit;
+  distill: DistillResidual;
+}
+
+/** Result of `run()`. */
+export interface TrainSummary {
+  step: number;
+  stopped: boolean;
+  skipped: number;
+  rollbacks: number;
+  /** Final evaluation (empty when stopped early). */
+  metrics: SplitMetrics[];
+  seconds: number;
+}
+
+/** Inputs of `Trainer.create`. */
+export interface TrainerInputs {
+  dataset: Dataset;
+  /** The expression rig (neutral mesh + blendshapes) the avatar and B are initialized from. */
+  rig: RigMesh;
+  config?: Partial<TrainerConfig>;
+  /** Continue from this state (a decoded checkpoint) instead of initializing. */
+  resume?: TrainState;
+  listeners?: TrainerListener[];
+}

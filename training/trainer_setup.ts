@@ -1,0 +1,113 @@
+/**
+ * The models a training run starts from (trainer.ts `Trainer.create`): the expression prior B fitted on the rig
+ * and the forward field F distilled from it (reported as phase events), and the avatar initialized from the rig's
+ * neutral surface; or, when resuming, the same rebuilt from a checkpoint's state.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Dataset, Frame } from "../data/dataset.ts";
+import { type Avatar, avatarFromCloud, type AvatarOptions } from "./avatar.ts";
+import { initAvatarFromRig } from "./avatar_init.ts";
+import { distillForward, ForwardField } from "./distill.ts";
+import { ExpressionPrior, trainPrior } from "./prior.ts";
+import type { FieldReport, TrainerEvent, TrainerInputs } from "./trainer_events.ts";
+import type { TrainerConfig } from "./trainer_config.ts";
+
+/** Rows of the dataset's expression codes for `timesteps` (in order), [n, D]. */
+export function codesOf(ds: Dataset, timesteps: number[]): Float32Array {
+  const D = ds.expressionDim, out = new Float32Array(timesteps.length * D);
+  timesteps.forEach((t, i) => out.set(ds.expressions.subarray(t * D, t * D + D), i * D));
+  return out;
+}
+
+/** Sorted distinct timesteps of `frames`. */
+export function uniqueTimesteps(frames: readonly Frame[]): number[] {
+  return [...new Set(frames.map((f) => f.timestep))].sort((a, b) => a - b);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+/** The trainer's models; `prior` is kept only when F is fine-tuned (`fieldLr` > 0). */
+export interface TrainerModels {
+  avatar: Avatar;
+  field: ForwardField | null;
+  prior: ExpressionPrior | null;
+  report: FieldReport | null;
+}
+
+/** Builds (or, with `inputs.resume`, rebuilds) B, F and the avatar; phase messages go to `emit`. */
+export async function buildModels(
+  gpu: Gpu,
+  inputs: TrainerInputs,
+  config: TrainerConfig,
+  emit: (e: TrainerEvent) => Promise<void>,
+): Promise<TrainerModels> {
+  const ds = inputs.dataset, rig = inputs.rig;
+  const opts: AvatarOptions = {
+    exprDim: ds.expressionDim,
+    featureDim: config.featureDim,
+    shDegree: config.shDegree,
+    detailWidth: config.detailWidth,
+    detailDepth: config.detailDepth,
+    seed: config.seed,
+  };
+  let field: ForwardField | null = null, prior: ExpressionPrior | null = null, avatar: Avatar;
+  let report: FieldReport | null = null;
+  const r = inputs.resume;
+  if (r) {
+    if (r.field) {
+      field = new ForwardField(gpu, r.field.config);
+      field.mlp.setParams(r.field.params);
+    }
+    if (r.prior && config.fieldLr > 0) {
+      prior = ExpressionPrior.fromParams(gpu, r.prior.config, r.prior.params);
+    }
+    avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
+  } else {
+    if (config.priorSteps > 0) {
+      const trainCodes = codesOf(ds, uniqueTimesteps(ds.splits.train));
+      const testTs = uniqueTimesteps(ds.splits.test);
+      await emit({ kind: "phase", phase: "prior", message: `fitting the expression prior B on the rig` });
+      const p = await trainPrior(gpu, rig, {
+        steps: config.priorSteps,
+        width: config.fieldWidth,
+        seed: config.seed,
+        expressions: trainCodes,
+      });
+      await emit({
+        kind: "phase",
+        phase: "distill",
+        message: `prior B fit: mean error ${pct(p.fit.mean)} of the head diagonal (zero field ${
+          pct(p.fit.zeroMean)
+        }); distilling the forward field F`,
+      });
+      const d = await distillForward(gpu, p.prior, rig, {
+        steps: config.distillSteps,
+        seed: config.seed,
+        expressions: trainCodes,
+        heldOut: testTs.length ? codesOf(ds, testTs) : undefined,
+      });
+      if (config.fieldLr > 0) prior = p.prior;
+      else p.prior.destroy();
+      field = d.field;
+      report = { priorFit: p.fit, distill: d.residual };
+      await emit({
+        kind: "phase",
+        phase: "init",
+        message: `forward field F: cycle residual ${pct(d.residual.cycleMean)} of the head diagonal on ${
+          testTs.length ? "held-out test" : "fresh"
+        } codes (p95 ${pct(d.residual.cycleP95)}), error vs. the rig ${pct(d.residual.rigMean)} (zero field ${
+          pct(d.residual.zeroMean)
+        })`,
+      });
+    }
+    avatar = (await initAvatarFromRig(gpu, rig, {
+      ...opts,
+      count: config.gaussians,
+      sampleSeed: config.seed,
+      initialOpacity: config.initialOpacity,
+    })).avatar;
+  }
+  return { avatar, field, prior, report };
+}
