@@ -15,7 +15,7 @@ import { meanColourPsnr } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import { RunFolder } from "../data/run_folder.ts";
-import { assertClose, testGpu } from "./helpers.ts";
+import { testGpu } from "./helpers.ts";
 
 let cached: Promise<{ dataset: Dataset; rig: Rig }> | null = null;
 
