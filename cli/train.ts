@@ -20,6 +20,7 @@ import { sideBySide } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
+import { PortInUseError, startDashboard } from "../dashboard/start.ts";
 
 /** Default dataset folder (synthesized when absent). */
 export const DEFAULT_DATA = "datasets/synthetic-head";
@@ -201,6 +202,14 @@ export const trainCommand: Command = {
       value: "RUN",
       description: "continue the run folder RUN from its last checkpoint",
     },
+    host: {
+      type: "string",
+      value: "HOST",
+      description: "dashboard address (not loopback: a token is printed)",
+      default: "127.0.0.1",
+    },
+    port: { type: "string", value: "N", description: "dashboard port (0: any free port)", default: "8000" },
+    "no-dashboard": { type: "boolean", description: "do not serve the live dashboard" },
   },
   async run(args) {
     const resumeDir = stringOption(args, "resume");
@@ -270,7 +279,31 @@ export const trainCommand: Command = {
       metrics.evaluations = (metrics.evaluations ?? []).filter((r) => r.step <= resume.step);
       metrics.events = (metrics.events ?? []).filter((r) => r.step <= resume.step);
     }
-    trainer = await Trainer.create(gpu, { dataset, rig, config: cfg.trainer, resume, listeners: [listener] });
+    const dash = args.values["no-dashboard"] ? null : await startDashboard({
+      dataset,
+      host: stringOption(args, "host"),
+      port: num(args, "port", { max: 65535 }),
+      config: cfg,
+      iters: cfg.trainer.iters,
+      history: metrics,
+      onSnapshot: (bytes, step) => run.writeCheckpoint(step, bytes),
+    }).catch((e) => {
+      throw e instanceof PortInUseError ? new UsageError(e.message) : e;
+    });
+    if (dash) console.log(`train: dashboard at ${dash.url}`);
+    try {
+      trainer = await Trainer.create(gpu, {
+        dataset,
+        rig,
+        config: cfg.trainer,
+        resume,
+        listeners: dash ? [listener, dash.listener] : [listener],
+      });
+    } catch (e) {
+      await dash?.close();
+      throw e;
+    }
+    dash?.attach(trainer);
     if (trainer.fieldReport) metrics.deformation = trainer.fieldReport;
     const onSigint = () => {
       console.log("\ntrain: stopping after this step (a checkpoint will be written; resume with --resume)");
@@ -299,6 +332,7 @@ export const trainCommand: Command = {
       );
     } finally {
       Deno.removeSignalListener("SIGINT", onSigint);
+      await dash?.close();
       trainer.destroy();
       gpu.destroy();
     }

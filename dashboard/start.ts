@@ -13,6 +13,8 @@ import { ForwardField } from "../training/distill.ts";
 import { mlpLayout } from "../gpu/mlp.ts";
 import { detailNetworkSpec } from "../training/pose.ts";
 import type { Trainer, TrainerListener } from "../training/trainer.ts";
+import type { SplitMetrics } from "../training/evaluate.ts";
+import type { LossPoint } from "./hub.ts";
 import { defaultCameraInfo } from "./avatar_view.ts";
 import { frontEnd } from "./bundle.ts";
 import { dashboardApp } from "./server.ts";
@@ -51,6 +53,14 @@ export interface TrainDashboard extends Dashboard {
   attach(trainer: Trainer): void;
 }
 
+/** The dashboard's port is taken (the message says what to do). */
+export class PortInUseError extends Error {
+  constructor(host: string, port: number) {
+    super(`${host}:${port} is already in use: pick another port with --port (0 picks a free one)`);
+    this.name = "PortInUseError";
+  }
+}
+
 /** Whether `host` is a loopback address. */
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -71,7 +81,14 @@ async function serve(session: DashboardSession, o: ServeOptions): Promise<Dashbo
   const host = o.host ?? "127.0.0.1", port = o.port ?? 8000;
   const token = o.token ?? (isLoopback(host) ? null : crypto.randomUUID().replaceAll("-", ""));
   const app = dashboardApp(session, await frontEnd(), token);
-  const server = Deno.serve({ hostname: host, port, onListen: () => {} }, app.fetch);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname: host, port, onListen: () => {} }, app.fetch);
+  } catch (e) {
+    session.close();
+    if (e instanceof Deno.errors.AddrInUse) throw new PortInUseError(host, port);
+    throw e;
+  }
   const addr = server.addr as Deno.NetAddr;
   const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${shown}:${addr.port}/${token ? `?token=${token}` : ""}`;
@@ -99,6 +116,11 @@ export async function startDashboard(
     config?: unknown;
     iters?: number;
     onSnapshot?: (bytes: Uint8Array, step: number) => Promise<string>;
+    /** Records of earlier steps (a resumed run's metrics.json). */
+    history?: {
+      losses?: readonly LossPoint[];
+      evaluations?: readonly { step: number; splits: readonly SplitMetrics[] }[];
+    };
   },
 ): Promise<TrainDashboard> {
   const names = await readBlendshapeNames(opts.dataset.root);
@@ -110,6 +132,19 @@ export async function startDashboard(
     liveEvery: opts.liveEvery,
     liveIntervalMs: opts.liveIntervalMs,
   });
+  for (const l of opts.history?.losses ?? []) {
+    session.hub.losses.push({
+      step: l.step,
+      seconds: l.seconds,
+      total: l.total,
+      l1: l.l1,
+      ssim: l.ssim,
+      reg: l.reg,
+    });
+  }
+  for (const e of opts.history?.evaluations ?? []) {
+    session.hub.evals.push(...e.splits.map((m) => ({ ...m, step: e.step })));
+  }
   const d = await serve(session, opts);
   return {
     ...d,

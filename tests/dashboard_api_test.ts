@@ -9,7 +9,8 @@ import { decodeImage } from "../data/image_io.ts";
 import { decodeCheckpoint } from "../training/checkpoint.ts";
 import { ClientQueue } from "../dashboard/client_queue.ts";
 import { composePanel, ERROR_SCALE, heatColour } from "../dashboard/panel.ts";
-import { isLoopback, startDashboard } from "../dashboard/start.ts";
+import { isLoopback, PortInUseError, startDashboard, startViewer } from "../dashboard/start.ts";
+import { encodeCheckpoint } from "../training/checkpoint.ts";
 import { StepGate } from "../dashboard/step_gate.ts";
 import { tinyTrainer } from "./dashboard_fixture.ts";
 
@@ -231,4 +232,37 @@ Deno.test("dashboard: panel is ground truth | prediction | error heat map", () =
   assert.deepEqual([...p.data.subarray(15, 18)], heatColour(1 / ERROR_SCALE), "error 1 saturates");
   assert.deepEqual(heatColour(1), [255, 255, 255]);
   assert.throws(() => composePanel(pred, new Uint8Array(3), W, H), /composePanel/);
+});
+
+Deno.test("dashboard viewer: serves a saved avatar without training; renders match the trainer's", async () => {
+  const { trainer, dataset, gpu } = await tinyTrainer([]);
+  const state = await trainer.state();
+  const bytes = encodeCheckpoint(state);
+  const t = await startDashboard({ dataset, port: 0 });
+  t.attach(trainer);
+  const v = await startViewer(gpu, { state: decodeCheckpoint(bytes, "mem"), bytes, dataset, port: 0 });
+  try {
+    const vb = v.url.replace(/\/$/, ""), tb = t.url.replace(/\/$/, "");
+    const info = await (await fetch(`${vb}/api/info`)).json();
+    assert.equal(info.mode, "view");
+    const body = { camera: info.cameras[1].index, timestep: 2, yaw: 20 };
+    const a = new Uint8Array(await (await postJson(`${vb}/api/render`, body)).arrayBuffer());
+    const b = new Uint8Array(await (await postJson(`${tb}/api/render`, body)).arrayBuffer());
+    assert.deepEqual(
+      decodeImage(a, "viewer").data,
+      decodeImage(b, "trainer").data,
+      "same avatar, same pixels",
+    );
+    let r = await postJson(`${vb}/api/control/pause`, {});
+    assert.equal(r.status, 409);
+    assert.match(await errorOf(r), /viewer/);
+    r = await fetch(`${vb}/api/download/avatar`);
+    assert.deepEqual(new Uint8Array(await r.arrayBuffer()), bytes);
+    const port = Number(new URL(v.url).port);
+    await assert.rejects(startDashboard({ dataset, port }), PortInUseError);
+  } finally {
+    await v.close();
+    await t.close();
+    trainer.destroy();
+  }
 });

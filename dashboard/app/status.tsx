@@ -2,10 +2,24 @@
 /** The status bar: phase, step, steps/s, elapsed, ETA, Gaussian count. */
 import { type DashboardStatus, duration } from "./api.ts";
 
+/** How the trainer's phases read on the page. */
+const PHASES: Record<string, string> = {
+  starting: "starting",
+  prior: "prior: fitting B on the rig",
+  distill: "distillation: forward field F",
+  init: "avatar initialization",
+  train: "avatar training",
+  eval: "final evaluation",
+  done: "done",
+  stopped: "stopped",
+  viewing: "viewing a trained avatar",
+};
+
 /** Headline numbers of the run. */
 export function StatusBar({ status: s }: { status: DashboardStatus }) {
   const pct = s.iters > 0 ? (100 * s.step) / s.iters : 0;
-  const phase = s.paused ? `${s.phase} (paused)` : s.phase;
+  const label = PHASES[s.phase] ?? s.phase;
+  const phase = s.paused ? `${label} (paused)` : label;
   return (
     <div class="status" id="status">
       <div>
