@@ -1,146 +1,156 @@
 /**
- * Training slowdown from the dashboard: seconds per training step of the same short run (synthetic head,
- * fresh trainer with the same seed each time, so identical work) without a dashboard, with the dashboard and
- * no client, and with 20 connected Server-Sent-Events clients that read everything. The clients run in a
- * separate Deno process (as browsers would), so the cost measured is the server's: serializing events once,
- * queuing them per client, writing the streams, and the live-panel renders (which only run while someone
- * watches). Conditions are interleaved and repeated; the table gives the median.
+ * Training slowdown from dashboard clients: one training run (synthetic head, dashboard attached) alternates
+ * between segments with no client and segments with 20 connected Server-Sent-Events clients that read every
+ * byte; each step's wall time is attributed to its segment's condition (the two steps after a switch are left
+ * out). Alternating short segments within one run cancels the slow drift of a shared machine's load, which
+ * dominates comparisons of separate runs. The clients live in a separate Deno process (as browsers would), so
+ * the cost measured is the server's: serializing events once, queuing them per client, writing the streams,
+ * and the live-panel renders (which only run while someone watches).
  *
  * On the 2-core software adapter the client process competes with lavapipe's threads for the same cores, so
  * this is a pessimistic number for a real machine.
  */
-import { type Dataset, loadDataset } from "../data/dataset.ts";
+import { loadDataset } from "../data/dataset.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
-import type { Rig } from "../data/rig.ts";
 import { writeSyntheticDataset } from "../data/synth.ts";
-import type { Gpu } from "../gpu/device.ts";
 import { startDashboard } from "../dashboard/start.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
-import type { BenchContext, BenchModule } from "./report.ts";
+import type { BenchModule, Cell } from "./report.ts";
 
 const CLIENTS = 20;
 
+/** Reads "open URL N" / "close" lines; answers "ok" once N streams delivered their first bytes. */
+// Raw TCP clients, so "close" really closes the connections (an aborted fetch body may keep its socket).
 const CLIENT_SCRIPT = `
-const url = Deno.args[0], n = Number(Deno.args[1]);
-let bytes = 0;
-await Promise.all(Array.from({ length: n }, async () => {
-  const r = await fetch(url);
-  for await (const chunk of r.body) bytes += chunk.length;
-}));`;
-
-async function smallHead(gpu: Gpu, size: number): Promise<{ dataset: Dataset; rig: Rig; dir: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "npga-dashboard-bench-" });
-  const out = `${dir}/head`;
-  await writeSyntheticDataset(gpu, { out, cameras: 6, timesteps: 8, testTimesteps: 2, size, seed: 2 });
-  const dataset = await loadDataset(out);
-  const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
-  return { dataset, rig, dir };
-}
-
-type Condition = "no dashboard" | "dashboard, 0 clients" | `dashboard, ${number} clients`;
-
-async function timedRun(
-  ctx: BenchContext,
-  head: { dataset: Dataset; rig: Rig },
-  cond: Condition,
-  steps: number,
-  gaussians: number,
-): Promise<{ secondsPerStep: number; images: number; clients: number }> {
-  const fwd: ((e: TrainerEvent) => void)[] = [];
-  const trainer = await Trainer.create(ctx.gpu, {
-    ...head,
-    config: {
-      gaussians,
-      priorSteps: 0,
-      distillSteps: 0,
-      iters: steps,
-      logEvery: 1,
-      checkpointEvery: 0,
-      seed: 3,
-    },
-    listeners: [(e) => fwd.forEach((l) => l(e))],
-  });
-  // Warm up the pipelines outside the timing (one step, then back to a fresh trainer state).
-  const dash = cond === "no dashboard" ? null : await startDashboard({ dataset: head.dataset, port: 0 });
-  let child: Deno.ChildProcess | null = null;
-  let images = 0, clients = 0;
-  try {
-    if (dash) {
-      fwd.push(dash.listener);
-      dash.attach(trainer);
-      const n = Number(/(\d+) clients/.exec(cond)?.[1] ?? 0);
-      if (n > 0) {
-        child = new Deno.Command(Deno.execPath(), {
-          args: ["eval", CLIENT_SCRIPT, `${dash.url}api/events`, String(n)],
-          stdout: "null",
-          stderr: "inherit",
-        }).spawn();
-        for (let i = 0; i < 200 && dash.session.hub.clients < n; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        if (dash.session.hub.clients < n) {
-          throw new Error(`only ${dash.session.hub.clients} of ${n} clients connected`);
-        }
-      }
-      fwd.push((e) => {
-        if (e.kind === "progress") clients = Math.max(clients, dash.session.hub.clients);
-      });
+let conns = [];
+const enc = new TextEncoder();
+const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+let buf = "";
+for await (const chunk of lines) {
+  buf += chunk;
+  let i;
+  while ((i = buf.indexOf("\\n")) >= 0) {
+    const [cmd, port, n] = buf.slice(0, i).split(" ");
+    buf = buf.slice(i + 1);
+    if (cmd === "open") {
+      conns = await Promise.all(Array.from({ length: Number(n) }, async () => {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+        await c.write(enc.encode("GET /api/events HTTP/1.1\\r\\nHost: x\\r\\nAccept: text/event-stream\\r\\n\\r\\n"));
+        const b = new Uint8Array(65536);
+        await c.read(b);
+        (async () => { try { while ((await c.read(b)) !== null); } catch {} })();
+        return c;
+      }));
+    } else {
+      for (const c of conns) { try { c.close(); } catch {} }
+      conns = [];
     }
-    const t0 = performance.now();
-    await trainer.run();
-    const seconds = (performance.now() - t0) / 1000;
-    images = dash?.session.hub.image?.id ?? 0;
-    return { secondsPerStep: seconds / steps, images, clients };
-  } finally {
-    child?.kill();
-    await child?.status;
-    await dash?.close();
-    trainer.destroy();
+    await Deno.stdout.write(enc.encode("ok\\n"));
   }
-}
+}`;
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const bench: BenchModule = {
   name: "dashboard",
   async run(ctx) {
-    const size = ctx.quick ? 64 : 128, steps = ctx.quick ? 20 : 60, gaussians = ctx.quick ? 2000 : 10_000;
-    const reps = ctx.quick ? 1 : 3;
+    const size = ctx.quick ? 64 : 128, gaussians = ctx.quick ? 2000 : 10_000;
+    const segment = ctx.quick ? 6 : 15, cycles = ctx.quick ? 2 : 6, skip = 2;
     ctx.log(`dashboard: synthesizing a ${size}x${size} head`);
-    const head = await smallHead(ctx.gpu, size);
-    const conds: Condition[] = ["no dashboard", "dashboard, 0 clients", `dashboard, ${CLIENTS} clients`];
-    const results = new Map<Condition, { t: number[]; images: number[]; clients: number }>();
-    await timedRun(ctx, head, "no dashboard", 3, gaussians); // pipelines compiled before timing
-    for (let r = 0; r < reps; r++) {
-      for (const c of conds) {
-        ctx.log(`dashboard: ${c}, repetition ${r + 1}/${reps}`);
-        const res = await timedRun(ctx, head, c, steps, gaussians);
-        const e = results.get(c) ?? { t: [], images: [], clients: 0 };
-        e.t.push(res.secondsPerStep);
-        e.images.push(res.images);
-        e.clients = Math.max(e.clients, res.clients);
-        results.set(c, e);
+    const dir = await Deno.makeTempDir({ prefix: "npga-dashboard-bench-" });
+    const out = `${dir}/head`;
+    await writeSyntheticDataset(ctx.gpu, { out, cameras: 6, timesteps: 8, testTimesteps: 2, size, seed: 2 });
+    const dataset = await loadDataset(out);
+    const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
+    const iters = 2 * segment * cycles + 3;
+    const fwd: ((e: TrainerEvent) => void | Promise<void>)[] = [];
+    const trainer = await Trainer.create(ctx.gpu, {
+      dataset,
+      rig,
+      config: { gaussians, priorSteps: 0, distillSteps: 0, iters, logEvery: 1, checkpointEvery: 0, seed: 3 },
+      listeners: [async (e) => {
+        for (const l of fwd) await l(e);
+      }],
+    });
+    const dash = await startDashboard({ dataset, port: 0, iters });
+    fwd.push(dash.listener);
+    dash.attach(trainer);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", CLIENT_SCRIPT],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const stdin = child.stdin.getWriter(),
+      replies = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const command = async (line: string) => {
+      await stdin.write(new TextEncoder().encode(line + "\n"));
+      const r = await replies.read();
+      if (!r.value?.startsWith("ok")) throw new Error("the client process did not answer");
+    };
+    const times: Record<"0" | "20", number[]> = { "0": [], "20": [] };
+    const perCycle: { c0: number[]; c20: number[] }[] = [];
+    let last = performance.now(), clients = 0, sinceSwitch = 0, maxSeen = 0, staleSeen = 0;
+    fwd.push(async (e) => {
+      if (e.kind !== "progress") return;
+      const now = performance.now(), dt = now - last;
+      last = now;
+      const k = e.step - 3; // the first 3 steps compile pipelines
+      if (k < 0) return;
+      maxSeen = Math.max(maxSeen, dash.session.hub.clients);
+      if (clients === 0 && sinceSwitch >= skip) staleSeen = Math.max(staleSeen, dash.session.hub.clients);
+      const cycle = Math.floor(k / (2 * segment));
+      if (sinceSwitch >= skip && cycle < cycles) {
+        times[clients ? "20" : "0"].push(dt);
+        perCycle[cycle] ??= { c0: [], c20: [] };
+        perCycle[cycle][clients ? "c20" : "c0"].push(dt);
       }
+      sinceSwitch++;
+      if ((k + 1) % segment === 0) {
+        const want = ((k + 1) / segment) % 2 === 1 ? CLIENTS : 0;
+        if (want !== clients) {
+          await command(want ? `open ${new URL(dash.url).port} ${want}` : "close");
+          clients = want;
+          sinceSwitch = 0;
+          last = performance.now();
+        }
+      }
+    });
+    ctx.log(`dashboard: ${iters} steps alternating ${segment}-step segments of 0 and ${CLIENTS} clients`);
+    try {
+      await trainer.run();
+    } finally {
+      await stdin.close().catch(() => {});
+      child.kill();
+      await child.status;
+      await dash.close();
+      trainer.destroy();
+      await Deno.remove(dir, { recursive: true });
     }
-    await Deno.remove(head.dir, { recursive: true });
-    const base = median(results.get("no dashboard")!.t);
+    const ratios = perCycle.filter((c) => c.c0.length && c.c20.length).map((c) => mean(c.c20) / mean(c.c0));
+    const m0 = mean(times["0"]), m20 = mean(times["20"]);
+    const rows: Record<string, Cell>[] = [
+      { clients: 0, steps: times["0"].length, "mean ms/step": m0, "median ms/step": median(times["0"]) },
+      {
+        clients: CLIENTS,
+        steps: times["20"].length,
+        "mean ms/step": m20,
+        "median ms/step": median(times["20"]),
+        "slowdown % (means)": 100 * (m20 / m0 - 1),
+        "slowdown % (median of per-cycle ratios)": 100 * (median(ratios) - 1),
+      },
+    ];
     return [{
       title:
-        `Training with the dashboard (${size}x${size}, ${gaussians} Gaussians, ${steps} steps, median of ${reps})`,
-      rows: conds.map((c) => {
-        const e = results.get(c)!, t = median(e.t);
-        return {
-          condition: c,
-          "ms/step": 1000 * t,
-          "slowdown %": 100 * (t / base - 1),
-          "live images": median(e.images),
-          "clients seen": e.clients,
-          "runs ms/step": e.t.map((x) => (1000 * x).toFixed(0)).join(" "),
-        };
-      }),
+        `Training steps with 0 vs ${CLIENTS} dashboard clients (${size}x${size}, ${gaussians} Gaussians)`,
+      rows,
       notes: [
+        `per-cycle slowdowns %: ${ratios.map((r) => (100 * (r - 1)).toFixed(1)).join(", ")}`,
+        `most clients seen at once: ${maxSeen} (in 0-client segments: ${staleSeen}); live images published: ${
+          dash.session.hub.image?.id ?? 0
+        }`,
         "live panel: every 20 logged steps, at most every 2 s, only while a client is connected",
-        "clients: a separate deno process reading every SSE byte",
       ],
     }];
   },

@@ -18,7 +18,6 @@
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { streamSSE } from "hono/streaming";
 import type { DashboardSession, RenderRequest } from "./session.ts";
 
 /** Largest request body accepted. */
@@ -161,18 +160,31 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     }));
   app.get("/api/state", (c) => c.json(s.hub.snapshot()));
 
-  app.get("/api/events", (c) =>
-    streamSSE(c, async (stream) => {
-      const q = s.hub.subscribe();
-      stream.onAbort(() => s.hub.unsubscribe(q));
-      try {
-        for (let m = await q.next(); m && !stream.aborted; m = await q.next()) {
-          await stream.writeSSE({ event: m.event, data: m.data });
-        }
-      } finally {
+  // Server-Sent Events with a pull-driven body: a message leaves the client's bounded queue only when the
+  // connection has taken the previous one, so a slow client's backlog stays in its queue (where images are
+  // coalesced and overflow is dropped) instead of piling up in stream buffers; when the client goes away Deno
+  // cancels the body, which unsubscribes it at once.
+  app.get("/api/events", (c) => {
+    const q = s.hub.subscribe();
+    const enc = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        const m = await q.next();
+        if (!m) return ctl.close();
+        const data = m.data.split("\n").map((l) => `data: ${l}`).join("\n");
+        ctl.enqueue(enc.encode(`event: ${m.event}\n${data}\n\n`));
+      },
+      cancel() {
         s.hub.unsubscribe(q);
-      }
-    }));
+      },
+    }, { highWaterMark: 0 });
+    c.req.raw.signal.addEventListener("abort", () => s.hub.unsubscribe(q));
+    return c.body(body, 200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    });
+  });
 
   app.post("/api/control/:action", guard, limit, async (c) => {
     const action = c.req.param("action");

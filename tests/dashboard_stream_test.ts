@@ -56,6 +56,20 @@ Deno.test("dashboard stream: progress and a live image arrive; silent and vanish
   quitter.abort();
   await qr.cancel().catch(() => {});
 
+  // And one whose connection is closed outright (as when a browser tab dies): it is unsubscribed at once.
+  const before = d.session.hub.clients;
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(d.url).port) });
+  await tcp.write(new TextEncoder().encode("GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await tcp.read(new Uint8Array(4096));
+  assert.ok(d.session.hub.clients >= before, "connected");
+  const withTcp = d.session.hub.clients;
+  tcp.close();
+  for (let i = 0; i < 50 && d.session.hub.clients >= withTcp; i++) {
+    d.session.hub.setStatus({});
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.ok(d.session.hub.clients < withTcp, "a closed connection is forgotten");
+
   const r = await fetch(`${base}/api/events`);
   assert.equal(r.headers.get("content-type"), "text/event-stream");
   const run = trainer.run();

@@ -16,7 +16,7 @@ import { ExpressionPanel, LivePanel } from "./panels.tsx";
 const LOSS_SERIES = [
   { label: "total", stroke: "#d62728" },
   { label: "L1", stroke: "#1f77b4" },
-  { label: "1-SSIM", stroke: "#2ca02c" },
+  { label: "SSIM", stroke: "#2ca02c" },
   { label: "reg", stroke: "#9467bd" },
 ];
 const METRIC_SERIES = [
