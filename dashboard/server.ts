@@ -178,7 +178,6 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
         s.hub.unsubscribe(q);
       },
     }, { highWaterMark: 0 });
-    c.req.raw.signal.addEventListener("abort", () => s.hub.unsubscribe(q));
     return c.body(body, 200, {
       "content-type": "text/event-stream",
       "cache-control": "no-cache",
