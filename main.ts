@@ -2,6 +2,7 @@
  * The command line. Parses the subcommand and wires it to its module; nothing else lives here.
  *
  *   deno task train [--data DIR] ...    train an avatar and serve the dashboard
+ *   deno task view AVATAR ...            serve the dashboard for a trained avatar
  *   deno task synth [--out DIR] ...     write the built-in synthetic head dataset
  *   deno run -A main.ts info            show the WebGPU adapter
  */
@@ -10,11 +11,12 @@ import { infoCommand } from "./cli/info.ts";
 import { synthCommand } from "./cli/synth.ts";
 import { importNersembleCommand } from "./cli/import.ts";
 import { trainCommand } from "./cli/train.ts";
+import { viewCommand } from "./cli/view.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
 
-const commands: Command[] = [trainCommand, synthCommand, importNersembleCommand, infoCommand];
+const commands: Command[] = [trainCommand, viewCommand, synthCommand, importNersembleCommand, infoCommand];
 
 function overview(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
