@@ -175,9 +175,18 @@ export class Avatar {
   /**
    * Records the posing backward of a training `pose`: adds the canonical gradients into `grads`, writes G's
    * gradients (added with `accumulateG`), and returns dL/d(dx_F) [N, 3] (the caller destroys it).
+   * `addGOutputGrad` records additions to dL/d(G output) before G's backward (see `Poser.backward`).
    */
-  backward(posed: PosedGaussians, posedGrads: PosedGradients, accumulateG = false): Tensor<"f32"> {
-    return this.poser.backward(this.params, this.grads, this.detail, posed, posedGrads, { accumulateG });
+  backward(
+    posed: PosedGaussians,
+    posedGrads: PosedGradients,
+    accumulateG = false,
+    addGOutputGrad?: (dGout: Tensor<"f32">) => void,
+  ): Tensor<"f32"> {
+    return this.poser.backward(this.params, this.grads, this.detail, posed, posedGrads, {
+      accumulateG,
+      addGOutputGrad,
+    });
   }
 
   /**

@@ -268,7 +268,8 @@ export class Poser {
    * Records the backward pass of a training `forward`: ADDS the canonical gradients into `canonGrads`, writes
    * (or with `accumulateG` adds) G's parameter gradients into `g.grads`, and returns dL/d(dx_F) [N, 3] (a pooled
    * tensor the caller destroys; it equals the posed means gradient, since dx_F enters the mean additively). The
-   * loss is the render loss whose gradients are `posedGrads` plus the offset regularizer.
+   * loss is the render loss whose gradients are `posedGrads` plus the offset regularizer. `addGOutputGrad`, when
+   * given, records additions to dL/d(G output) [N, 14] (e.g. a regularizer on G's dynamics) before G's backward.
    */
   backward(
     canon: CanonicalTensors,
@@ -276,7 +277,7 @@ export class Poser {
     g: Mlp,
     posed: PosedGaussians,
     posedGrads: PosedGradients,
-    opts: { accumulateG?: boolean } = {},
+    opts: { accumulateG?: boolean; addGOutputGrad?: (dGout: Tensor<"f32">) => void } = {},
   ): Tensor<"f32"> {
     this.#check(canon, g);
     this.#check(canonGrads, g);
@@ -314,6 +315,7 @@ export class Poser {
       workgroups: Math.ceil(N / WG),
     });
     if (N > 0) {
+      opts.addGOutputGrad?.(dGout);
       g.backward(posed.acts, dGout, dInput, { accumulate: opts.accumulateG });
       posed.acts = undefined;
       dispatch(gpu, this.#pipeline(inputBackSrc, "pose.inputBackward"), {
