@@ -15,20 +15,24 @@
  * Without F (priorSteps = distillSteps = 0) dx_F is zero and the detail network G does all the deformation.
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with
  * `on`; `pause`, `resume` and `stop` control a running loop. No file access here: run_folder.ts writes files.
+ * Helpers: field_step.ts (F's part of a step), step_values.ts (the scalars read back), posed_grad_buffers.ts,
+ * loop_control.ts (pause / stop), trainer_state.ts (state capture, restore, rollback messages).
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { reduce } from "../gpu/reduce.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
-import { type Avatar, CANONICAL_FIELDS } from "./avatar.ts";
+import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
-import { type ForwardField, recordCycleLoss } from "./distill.ts";
+import type { ForwardField } from "./distill.ts";
+import { FieldStep } from "./field_step.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
 import { cameraExtent, frameCameras, FrameSampler, frameTargets, spreadFrames } from "./frame_batches.ts";
 import { PhotometricLoss } from "./photometric_loss.ts";
-import type { PosedGradients } from "./pose.ts";
+import { StepValues } from "./step_values.ts";
+import { LoopControl } from "./loop_control.ts";
+import { PosedGradBuffers } from "./posed_grad_buffers.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type {
   FieldReport,
@@ -39,6 +43,13 @@ import type {
   TrainSummary,
 } from "./trainer_events.ts";
 import { buildModels } from "./trainer_setup.ts";
+import {
+  captureTrainState,
+  divergenceError,
+  restoreTrainState,
+  rollbackMessage,
+  type TrainerParts,
+} from "./trainer_state.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "./trainer_config.ts";
 
 export type * from "./trainer_events.ts";
@@ -64,13 +75,11 @@ export class Trainer {
   #lrFactor = 1;
   #skipped = 0;
   #rollbacks = 0;
-  #paused = false;
-  #wake: (() => void) | null = null;
-  #stopRequested = false;
+  #control = new LoopControl();
   #fieldParams: Float32Array | null = null;
   #lastGood: TrainState | null = null;
-  #grads: PosedGradients | null = null;
-  #values: Tensor;
+  #grads: PosedGradBuffers;
+  #values: StepValues;
 
   private constructor(
     gpu: Gpu,
@@ -106,7 +115,8 @@ export class Trainer {
         lr: config.fieldLr,
       });
     }
-    this.#values = Tensor.empty(gpu, [4 + CANONICAL_FIELDS.length], "f32", "trainer.losses");
+    this.#grads = new PosedGradBuffers(gpu);
+    this.#values = new StepValues(gpu);
   }
 
   /** Builds a trainer: B and F (or F from `resume`), the avatar, optimizer and renderer. */
@@ -148,23 +158,21 @@ export class Trainer {
 
   /** Pauses the loop before its next step. */
   pause(): void {
-    this.#paused = true;
+    this.#control.pause();
   }
 
   /** Resumes a paused loop. */
   resume(): void {
-    this.#paused = false;
-    this.#wake?.();
+    this.#control.resume();
   }
 
   /** Ends the loop after the current step (no final evaluation). */
   stop(): void {
-    this.#stopRequested = true;
-    this.resume();
+    this.#control.stop();
   }
 
   get paused(): boolean {
-    return this.#paused;
+    return this.#control.paused;
   }
 
   /** The expression code of a timestep. */
@@ -173,104 +181,61 @@ export class Trainer {
     return this.dataset.expressions.slice(timestep * D, timestep * D + D);
   }
 
-  /** dx_F [N, 3] for `z` (null without F); the caller destroys it. */
-  #offsets(z: Float32Array): Tensor | undefined {
-    if (!this.field) return undefined;
-    const dx = Tensor.empty(this.gpu, [this.avatar.count, 3], "f32", "trainer.dxF");
-    this.field.evaluate(this.avatar.params.means, null, z, dx);
-    return dx;
+  /** dx_F for `z` (null without F; with `train`, F's backward is kept when F is fine-tuned); release it. */
+  #fieldStep(z: Float32Array, train: boolean): FieldStep | null {
+    const prior = train && this.#fineTunes ? this.prior : null;
+    return this.field ? new FieldStep(this.gpu, this.field, prior, this.avatar.params.means, z) : null;
   }
 
   /** Renders `frames` (one timestep) with the current avatar, no training state kept. */
   async render(frames: Frame[]): Promise<{ rgb: Tensor; release(): void }> {
     const z = this.expression(frames[0].timestep);
-    const dx = this.#offsets(z);
-    const posed = this.avatar.pose(z, dx, false);
+    const fs = this.#fieldStep(z, false);
+    const posed = this.avatar.pose(z, fs?.dx, false);
     const out = await this.raster.render(posed, frameCameras(frames));
     return {
       rgb: out.rgb,
       release: () => {
         out.destroy();
         posed.destroy();
-        dx?.destroy();
+        fs?.release();
       },
     };
-  }
-
-  #gradients(): PosedGradients {
-    const n = this.avatar.count, K = (this.avatar.constants.shDegree + 1) ** 2;
-    if (this.#grads && this.#grads.opacityLogits.size === n) {
-      for (const t of Object.values(this.#grads)) t.zero();
-      return this.#grads;
-    }
-    if (this.#grads) { for (const t of Object.values(this.#grads)) t.destroy(); }
-    const e = (k: number, what: string) => Tensor.empty(this.gpu, [n * k], "f32", `trainer.dPosed.${what}`);
-    this.#grads = {
-      means: e(3, "means"),
-      quats: e(4, "quats"),
-      logScales: e(3, "logScales"),
-      opacityLogits: e(1, "opacity"),
-      sh: e(3 * K, "sh"),
-    };
-    return this.#grads;
   }
 
   /** One training step (see the module comment); returns the losses and whether the update was applied. */
   async trainStep(): Promise<{ losses: StepLosses; applied: boolean }> {
     const batch = this.#sampler.batch(this.config.seed, this.step, this.#salt);
     const z = this.expression(batch.timestep);
-    const fine = this.#fineTunes;
-    let dx: Tensor | undefined, fieldActs: ReturnType<ForwardField["forwardTrain"]> | null = null;
-    if (fine) {
-      dx = Tensor.empty(this.gpu, [this.avatar.count, 3], "f32", "trainer.dxF");
-      fieldActs = this.field!.forwardTrain(this.avatar.params.means, null, z, dx);
-    } else dx = this.#offsets(z);
-    const posed = this.avatar.pose(z, dx, true);
+    const fs = this.#fieldStep(z, true);
+    const posed = this.avatar.pose(z, fs?.dx, true);
     const out = await this.raster.render(posed, frameCameras(batch.frames));
     const { width, height } = this.#sampler.size;
     const shape = { views: batch.frames.length, height, width, channels: 3 };
     const target = Tensor.from(this.gpu, frameTargets(batch.frames), undefined, "trainer.target");
     const res = this.#loss.evaluate(out.rgb, target, shape);
-    this.gpu.encoder.copyBufferToBuffer(res.values.buffer, 0, this.#values.buffer, 0, 8);
-    reduce(this.gpu, posed.regTerms, "sum", this.#values, { outOffset: 2 });
-    // Sums of the canonical parameters: a non-finite value anywhere makes its sum non-finite, which catches
-    // poisoned Gaussians the rasterizer culls (their loss would look finite).
-    CANONICAL_FIELDS.forEach((f, i) =>
-      reduce(this.gpu, this.avatar.params[f], "sum", this.#values, { outOffset: 3 + i })
+    const { losses, finite: applied } = await this.#values.read(
+      this.#loss,
+      res.values,
+      posed.regTerms,
+      this.avatar.params,
     );
-    const v = await this.#values.read();
-    const photometric = this.#loss.lossFrom(v);
-    const losses = { total: photometric + v[2], l1: v[0], ssim: v[1], reg: v[2], cycle: 0 };
-    const applied = v.every(Number.isFinite);
     if (applied) {
       this.avatar.zeroGrads();
-      const pg = this.#gradients();
+      const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
       this.raster.backward(posed, out, { rgb: res.grad }, pg);
       const dDx = this.avatar.backward(posed, pg);
-      if (fieldActs) {
-        this.field!.backward(fieldActs, dDx);
-        fieldActs = null;
-        const code = Tensor.from(this.gpu, z, undefined, "trainer.code");
-        const sq = recordCycleLoss(this.field!, this.prior!, {
-          points: this.avatar.params.means,
-          code: { kind: "broadcast", codes: code },
-        }, { weight: this.config.cycleWeight, accumulate: true });
-        reduce(this.gpu, sq, "mean", this.#values, { outOffset: 3 + CANONICAL_FIELDS.length });
-        losses.cycle = (await this.#values.read())[3 + CANONICAL_FIELDS.length];
-        sq.destroy();
-        code.destroy();
-      }
+      if (fs?.tuned) losses.cycle = await fs.backward(dDx, this.config.cycleWeight, this.#values);
       dDx.destroy();
       this.avatar.applySchedule(this.#adam, this.step, this.config.iters, this.sceneScale);
       const f = this.config.lrScale * this.#lrFactor;
       for (const name of this.#adam.groupNames) this.#adam.setLr(name, this.#adam.group(name).lr * f);
-      if (fine) this.#adam.setLr("field", this.config.fieldLr * f);
+      if (this.#fineTunes) this.#adam.setLr("field", this.config.fieldLr * f);
       this.#adam.step();
     }
-    fieldActs?.release();
+    fs?.release();
     out.destroy();
     posed.destroy();
-    dx?.destroy();
     target.destroy();
     this.step++;
     return { losses, applied };
@@ -293,65 +258,36 @@ export class Trainer {
     return { metrics, images };
   }
 
-  /** The full training state (reads every tensor back). */
-  async state(): Promise<TrainState> {
+  /** The models and optimizer as the state functions (trainer_state.ts) see them. */
+  get #parts(): TrainerParts {
     return {
-      step: this.step,
-      salt: this.#salt,
-      lrFactor: this.#lrFactor,
-      avatar: await this.avatar.snapshot(),
-      adam: await this.#adam.state(),
-      field: this.field && this.#fieldParams
-        ? {
-          config: structuredClone(this.field.config),
-          params: this.#fineTunes ? await this.field.mlp.getParams() : this.#fieldParams.slice(),
-        }
-        : null,
-      prior: this.prior
-        ? { config: structuredClone(this.prior.config), params: await this.prior.mlp.getParams() }
-        : null,
+      config: this.config,
+      sceneScale: this.sceneScale,
+      avatar: this.avatar,
+      adam: this.#adam,
+      field: this.field,
+      prior: this.prior,
+      fieldParams: this.#fieldParams,
+      fineTunes: this.#fineTunes,
     };
+  }
+
+  /** The full training state (reads every tensor back). */
+  state(): Promise<TrainState> {
+    return captureTrainState(this.#parts, { step: this.step, salt: this.#salt, lrFactor: this.#lrFactor });
   }
 
   /** Restores a state taken by `state()` (the same run's settings). */
   restore(s: TrainState): Promise<void> {
-    if (!!s.field !== !!this.field) throw new Error("restore: the state and the trainer differ in having F");
-    if (s.field && this.field) this.field.mlp.setParams(s.field.params);
-    this.avatar.setGaussians(s.avatar.cloud);
-    this.avatar.detail.setParams(s.avatar.detailParams);
-    const saved = new Map(s.adam.map((g) => [g.name, g]));
-    for (const g of this.avatar.adamGroups(this.config.iters, this.sceneScale)) {
-      this.#adam.setGroup(g, saved.get(g.name));
-    }
-    if (this.#fineTunes) {
-      const mlp = this.field!.mlp;
-      this.#adam.setGroup(
-        { name: "field", params: mlp.params, grads: mlp.grads, lr: this.config.fieldLr },
-        saved.get("field"),
-      );
-    }
-    this.step = s.step;
-    this.#salt = s.salt;
-    this.#lrFactor = s.lrFactor;
+    ({ step: this.step, salt: this.#salt, lrFactor: this.#lrFactor } = restoreTrainState(this.#parts, s));
     this.#lastGood = s;
     return Promise.resolve();
-  }
-
-  async #waitWhilePaused(): Promise<void> {
-    while (this.#paused && !this.#stopRequested) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = null;
-    }
   }
 
   async #rollback(bad: number): Promise<void> {
     const to = this.#lastGood;
     if (!to || this.#rollbacks >= this.config.maxRollbacks) {
-      throw new Error(
-        `training diverged: the loss was not finite in ${bad} consecutive steps (up to step ${this.step})` +
-          (to ? ` after ${this.#rollbacks} rollbacks` : " and there is no checkpoint to roll back to") +
-          `; try a smaller --lr-scale`,
-      );
+      throw divergenceError(bad, this.step, this.#rollbacks, !!to);
     }
     const from = this.step;
     await this.restore(to);
@@ -362,9 +298,7 @@ export class Trainer {
       kind: "rollback",
       step: from,
       toStep: to.step,
-      message:
-        `non-finite loss in ${bad} consecutive steps (up to step ${from}): rolled back to the checkpoint ` +
-        `of step ${to.step}, learning rates halved (x${this.#lrFactor * this.config.lrScale})`,
+      message: rollbackMessage(bad, from, to.step, this.#lrFactor * this.config.lrScale),
     });
   }
 
@@ -379,8 +313,8 @@ export class Trainer {
     });
     let bad = 0, windowStart = performance.now(), windowSteps = 0;
     while (this.step < c.iters) {
-      await this.#waitWhilePaused();
-      if (this.#stopRequested) break;
+      await this.#control.waitWhilePaused();
+      if (this.#control.stopRequested) break;
       const { losses, applied } = await this.trainStep();
       windowSteps++;
       if (!applied) {
@@ -444,7 +378,7 @@ export class Trainer {
 
   /** Frees every GPU resource of the trainer. */
   destroy(): void {
-    if (this.#grads) { for (const t of Object.values(this.#grads)) t.destroy(); }
+    this.#grads.destroy();
     this.#values.destroy();
     this.#adam.destroy();
     this.#loss.destroy();

@@ -1,0 +1,66 @@
+/**
+ * The forward field's part of one training step (trainer.ts): dx_F = F(x_c, 0, z) for the Gaussians' centres,
+ * and, when F is fine-tuned jointly, F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
+ * |F + B(x_c + F, z)|^2 over the centres (B frozen), so F stays consistent with B.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { type ForwardField, type ForwardFieldActivations, recordCycleLoss } from "./distill.ts";
+import type { ExpressionPrior } from "./prior.ts";
+import type { StepValues } from "./step_values.ts";
+
+/** dx_F of one step and, with `prior` (fine-tuning), what F's backward needs. */
+export class FieldStep {
+  readonly gpu: Gpu;
+  /** dx_F [N, 3] f32 (world units). */
+  readonly dx: Tensor;
+  #acts: ForwardFieldActivations | null = null;
+
+  /**
+   * Records F at the centres `means` [N, 3] for expression `z`; keeps the activations when `prior` is given
+   * (F is fine-tuned with the cycle loss through B).
+   */
+  constructor(
+    gpu: Gpu,
+    readonly field: ForwardField,
+    readonly prior: ExpressionPrior | null,
+    readonly means: Tensor,
+    readonly z: Float32Array,
+  ) {
+    this.gpu = gpu;
+    this.dx = Tensor.empty(gpu, [means.size / 3, 3], "f32", "trainer.dxF");
+    if (prior) this.#acts = field.forwardTrain(means, null, z, this.dx);
+    else field.evaluate(means, null, z, this.dx);
+  }
+
+  /** Whether F's backward applies (it is fine-tuned). */
+  get tuned(): boolean {
+    return this.#acts !== null;
+  }
+
+  /**
+   * Records F's backward from `dDx` and the weighted cycle loss (F's gradients accumulate); returns the mean
+   * cycle residual read through `values`. Only when `tuned`.
+   */
+  async backward(dDx: Tensor, cycleWeight: number, values: StepValues): Promise<number> {
+    if (!this.#acts || !this.prior) throw new Error("FieldStep.backward: F is not fine-tuned");
+    this.field.backward(this.#acts, dDx);
+    this.#acts = null;
+    const code = Tensor.from(this.gpu, this.z, undefined, "trainer.code");
+    const sq = recordCycleLoss(this.field, this.prior, {
+      points: this.means,
+      code: { kind: "broadcast", codes: code },
+    }, { weight: cycleWeight, accumulate: true });
+    const cycle = await values.readCycle(sq);
+    sq.destroy();
+    code.destroy();
+    return cycle;
+  }
+
+  /** Frees dx_F and any unused activations. */
+  release(): void {
+    this.#acts?.release();
+    this.#acts = null;
+    this.dx.destroy();
+  }
+}
