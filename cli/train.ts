@@ -18,7 +18,12 @@ import { writeSyntheticDataset } from "../data/synth.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../training/checkpoint.ts";
 import { sideBySide } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
-import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
+import {
+  LAP_DYNAMICS_DEFAULT,
+  LAP_FEATURES_DEFAULT,
+  resolveTrainerConfig,
+  type TrainerConfig,
+} from "../training/trainer_config.ts";
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 import { PortInUseError, startDashboard } from "../dashboard/start.ts";
 
@@ -61,6 +66,9 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("distillSteps", field);
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
+  set("laplacianK", num(args, "laplacian-k", { min: 1, max: 16 }));
+  set("lapFeatures", numberOption(args, "lap-features", { min: 0 }));
+  set("lapDynamics", numberOption(args, "lap-dynamics", { min: 0 }));
   return c;
 }
 
@@ -94,6 +102,10 @@ function runListener(run: RunFolder, metrics: RunMetrics, trainer: () => Trainer
           `[${bar}] step ${e.step}/${e.iters} | loss ${l.total.toFixed(4)} (L1 ${l.l1.toFixed(4)}, SSIM ` +
             `${l.ssim.toFixed(3)}, reg ${l.reg.toExponential(1)}${
               l.cycle ? `, cycle ${l.cycle.toExponential(1)}` : ""
+            }${
+              l.lapFeatures || l.lapDynamics
+                ? `, lap ${(l.lapFeatures ?? 0).toExponential(1)}/${(l.lapDynamics ?? 0).toExponential(1)}`
+                : ""
             }) | ` +
             `${e.gaussians} Gaussians | ` +
             `${e.stepsPerSecond.toFixed(2)} steps/s | ETA ${duration(eta)}`,
@@ -200,6 +212,24 @@ export const trainCommand: Command = {
       type: "string",
       value: "X",
       description: "learning rate of F's joint fine-tuning with the cycle loss (default 0: F frozen)",
+    },
+    "laplacian-k": {
+      type: "string",
+      value: "N",
+      description: "neighbours per Gaussian of the Laplacian regularizers' kNN graph (1..16)",
+      default: "8",
+    },
+    "lap-features": {
+      type: "string",
+      value: "W",
+      description: "weight of the Laplacian term on the latent features (0: off)",
+      default: String(LAP_FEATURES_DEFAULT),
+    },
+    "lap-dynamics": {
+      type: "string",
+      value: "W",
+      description: "weight of the Laplacian term on G's predicted offsets (0: off)",
+      default: String(LAP_DYNAMICS_DEFAULT),
     },
     downscale: { type: "string", value: "N", description: "downscale the dataset images by N", default: "1" },
     resume: {

@@ -5,7 +5,8 @@
  *
  *   1. draw a batch (one timestep, `viewsPerStep` cameras) from the train split (seeded by (seed, step)),
  *   2. dx_F = F(x_c, 0, z) (x_c is a stop-gradient input of F; F is frozen unless `fieldLr` > 0, see 5),
- *   3. pose (canonical + dx_F + G), rasterize, L1 + 0.2 (1 - SSIM) against the images, + offset regularizers,
+ *   3. pose (canonical + dx_F + G), rasterize, L1 + 0.2 (1 - SSIM) against the images, + offset regularizers
+ *      + Laplacian terms on the features and on G's offsets over a kNN graph (laplacian_terms.ts),
  *   4. read the loss (and sums of the canonical parameters) back; if any is not finite, skip the update (the step still counts); after `maxBadSteps`
  *      consecutive skipped steps roll back to the last in-memory checkpoint with halved learning rates,
  *   5. rasterizer backward, pose backward (canonical parameters, features, G), Adam with the 3DGS schedules;
@@ -27,6 +28,7 @@ import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { ForwardField } from "./distill.ts";
 import { FieldStep } from "./field_step.ts";
+import { LaplacianTerms } from "./laplacian_terms.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
 import { cameraExtent, frameCameras, FrameSampler, frameTargets, spreadFrames } from "./frame_batches.ts";
 import { PhotometricLoss } from "./photometric_loss.ts";
@@ -80,6 +82,7 @@ export class Trainer {
   #lastGood: TrainState | null = null;
   #grads: PosedGradBuffers;
   #values: StepValues;
+  #lap: LaplacianTerms;
 
   private constructor(
     gpu: Gpu,
@@ -117,6 +120,12 @@ export class Trainer {
     }
     this.#grads = new PosedGradBuffers(gpu);
     this.#values = new StepValues(gpu);
+    this.#lap = new LaplacianTerms(gpu, {
+      k: config.laplacianK,
+      features: config.lapFeatures,
+      dynamics: config.lapDynamics,
+      rebuildEvery: config.checkpointEvery,
+    });
   }
 
   /** Builds a trainer: B and F (or F from `resume`), the avatar, optimizer and renderer. */
@@ -214,17 +223,20 @@ export class Trainer {
     const shape = { views: batch.frames.length, height, width, channels: 3 };
     const target = Tensor.from(this.gpu, frameTargets(batch.frames), undefined, "trainer.target");
     const res = this.#loss.evaluate(out.rgb, target, shape);
-    const { losses, finite: applied } = await this.#values.read(
+    this.#lap.forward(this.avatar, posed, this.step);
+    const { losses, finite } = await this.#values.read(
       this.#loss,
       res.values,
       posed.regTerms,
       this.avatar.params,
     );
+    const applied = (await this.#lap.addLosses(losses)) && finite;
     if (applied) {
       this.avatar.zeroGrads();
       const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
       this.raster.backward(posed, out, { rgb: res.grad }, pg);
-      const dDx = this.avatar.backward(posed, pg);
+      const dDx = this.avatar.backward(posed, pg, false, this.#lap.addDynamicsGrad);
+      this.#lap.addFeatureGrad(this.avatar);
       if (fs?.tuned) losses.cycle = await fs.backward(dDx, this.config.cycleWeight, this.#values);
       dDx.destroy();
       this.avatar.applySchedule(this.#adam, this.step, this.config.iters, this.sceneScale);
@@ -234,6 +246,7 @@ export class Trainer {
       this.#adam.step();
     }
     fs?.release();
+    this.#lap.release();
     out.destroy();
     posed.destroy();
     target.destroy();
@@ -380,6 +393,7 @@ export class Trainer {
   destroy(): void {
     this.#grads.destroy();
     this.#values.destroy();
+    this.#lap.destroy();
     this.#adam.destroy();
     this.#loss.destroy();
     this.raster.destroy();

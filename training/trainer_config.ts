@@ -52,7 +52,17 @@ export interface TrainerConfig {
   maxRollbacks: number;
   /** Emit a progress event every this many steps. */
   logEvery: number;
+  /** Neighbours per Gaussian of the Laplacian regularizers' kNN graph (1..16; rebuilt after density changes). */
+  laplacianK: number;
+  /** Weight of the Laplacian term on the latent features (laplacian_terms.ts; 0 = off). */
+  lapFeatures: number;
+  /** Weight of the Laplacian term on G's predicted offsets at the step's expression (0 = off). */
+  lapDynamics: number;
 }
+
+/** Default Laplacian weights (see laplacian_terms.ts for the measurement behind them). */
+export const LAP_FEATURES_DEFAULT = 0.01;
+export const LAP_DYNAMICS_DEFAULT = 0.01;
 
 /** The defaults (sized for a small GPU; the CLI picks its own iteration count for the software adapter). */
 export function defaultTrainerConfig(): TrainerConfig {
@@ -80,6 +90,9 @@ export function defaultTrainerConfig(): TrainerConfig {
     maxBadSteps: 3,
     maxRollbacks: 5,
     logEvery: 10,
+    laplacianK: 8,
+    lapFeatures: LAP_FEATURES_DEFAULT,
+    lapDynamics: LAP_DYNAMICS_DEFAULT,
   };
 }
 
@@ -111,6 +124,9 @@ const RULES: Record<keyof TrainerConfig, Rule> = {
   maxBadSteps: INT(1),
   maxRollbacks: INT(0),
   logEvery: INT(1),
+  laplacianK: INT(1, 16),
+  lapFeatures: NUM(0),
+  lapDynamics: NUM(0),
 };
 
 /** The defaults overridden by `partial`, validated; throws an Error naming the first bad field. */

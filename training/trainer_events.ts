@@ -20,6 +20,9 @@ export interface StepLosses {
   reg: number;
   /** Mean cycle residual (normalized units squared) when F is fine-tuned, else 0. */
   cycle: number;
+  /** Laplacian regularizer losses on the features and on G's dynamics (laplacian_terms.ts; set by the trainer). */
+  lapFeatures?: number;
+  lapDynamics?: number;
 }
 
 /** Everything the trainer reports. */
