@@ -1,7 +1,16 @@
-// Forward alpha blending: one 16x16 workgroup per (tile, view); grid [tilesX, tilesY, V]. Each invocation owns
-// one pixel and walks the tile's depth-ordered list front to back; entries are staged in workgroup memory in
-// batches of BATCH (<= 256, chosen on the host so the staging fits the workgroup memory limit). alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0) are
-// skipped; the walk stops before an entry that would take the transmittance below 1e-4.
+// Forward alpha blending: one workgroup of 64 invocations per (tile, view); grid [tilesX, tilesY, V].
+//
+// Pixel layout: invocation li belongs to SIMD-friendly group g = li / 8 (8 consecutive invocations), which owns
+// the 8x4 pixel block at tile offset ((g % 2) * 8, (g / 2) * 4); invocation li owns the column of 4 pixels
+// x = (g % 2) * 8 + li % 8, y = (g / 2) * 4 + 0..3 and keeps their state in vec4 registers (one lane per row).
+// Each staged entry is loaded once per invocation and applied to its 4 pixels, which amortizes the workgroup
+// memory loads (on software adapters a load costs more than the blend arithmetic). Entries are staged in
+// workgroup memory in batches of BATCH (<= 256, chosen on the host so the staging fits the workgroup memory
+// limit) with a conservative 8-bit mask of the pixel blocks their alpha >= 1/255 ellipse can reach, so a group
+// skips entries that cannot touch its block without evaluating them (results are unchanged: those entries fail
+// the alpha test anyway). alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0)
+// are skipped; a pixel stops before an entry that would take its transmittance below 1e-4; the workgroup stops
+// after the batch in which all of its pixels stopped.
 //
 // Buffers:
 //   proj     [V * N, 16] f32      projected records (gaussian_common.wgsl)
@@ -11,8 +20,8 @@
 //   rgb      [V, H, W, 3] f32     output: colour + T * background
 //   outExtra [V, H, W, NC] f32    output: extra channels (background 0; dummy when NC = 0)
 //   aux      [V, H, W, 4] f32     output: alpha, sum of weight * depth, final T, list entries walked (last)
+// Workgroup staging per entry: 3 vec4f (mean, conic, opacity, depth, mask bits, colour) + ceil(NC / 4) vec4f.
 // Uniform: Frame.
-
 @group(0) @binding(0) var<storage, read> proj: array<f32>;
 @group(0) @binding(1) var<storage, read> pair_vals: array<u32>;
 @group(0) @binding(2) var<storage, read> ranges: array<u32>;
@@ -22,90 +31,133 @@
 @group(0) @binding(6) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(7) var<uniform> fr: Frame;
 
-override BATCH: u32 = 256u;      // entries staged per round
-override EXT_STAGE: u32 = 1u;    // max(1, BATCH * ceil(NC / 4))
-var<workgroup> s_xy: array<vec2f, BATCH>;
-var<workgroup> s_conic_o: array<vec4f, BATCH>;
-var<workgroup> s_col: array<vec4f, BATCH>; // rgb, depth
-var<workgroup> s_ext: array<vec4f, EXT_STAGE>; // extra channels in groups of 4 (zero padded)
-var<workgroup> s_done: atomic<u32>;   // invocations whose pixel is finished
+override BATCH: u32 = 256u;
+override EXT_STAGE: u32 = 1u;
+var<workgroup> s_a: array<vec4f, BATCH>;     // mean x, y, conic a, b
+var<workgroup> s_b: array<vec4f, BATCH>;     // conic c, opacity, depth, block mask (bits)
+var<workgroup> s_col: array<vec4f, BATCH>;   // rgb, 0
+var<workgroup> s_ext: array<vec4f, EXT_STAGE>;
+var<workgroup> s_done: atomic<u32>;
 var<workgroup> s_done_u: u32;
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(local_invocation_index) li: u32) {
+// Bits g = 0..7 of the 8x4 pixel blocks of the tile at `origin` that the entry's alpha >= ALPHA_MIN region
+// (power >= ln(ALPHA_MIN / o), an ellipse) can reach: its bounding box, widened by 0.1% + 0.01 px for rounding.
+fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
+  let t = 2.0 * log(o / ALPHA_MIN);
+  if (!(t >= 0.0)) { return 0u; }
+  let det = conic.x * conic.z - conic.y * conic.y;
+  let hx = sqrt(t * conic.z / det) * 1.001 + 0.01;
+  let hy = sqrt(t * conic.x / det) * 1.001 + 0.01;
+  var mask = 0u;
+  for (var g = 0u; g < 8u; g++) {
+    let bx = origin.x + f32((g % 2u) * 8u);
+    let by = origin.y + f32((g / 2u) * 4u);
+    if (m.x + hx >= bx && m.x - hx <= bx + 7.0 && m.y + hy >= by && m.y - hy <= by + 3.0) { mask |= 1u << g; }
+  }
+  return mask;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let v = wid.z;
-  let px = wid.x * TILE + lid.x;
-  let py = wid.y * TILE + lid.y;
-  let inside = px < fr.width && py < fr.height;
+  let g = li / 8u;
+  let px = wid.x * TILE + (g % 2u) * 8u + li % 8u;
+  let py0 = wid.y * TILE + (g / 2u) * 4u;
+  let rows = vec4u(py0, py0 + 1u, py0 + 2u, py0 + 3u);
+  let inside = vec4<bool>(px < fr.width) & (rows < vec4u(fr.height));
   let tile = (v * fr.tiles_y + wid.y) * fr.tiles_x + wid.x;
   let start = ranges[2u * tile];
   let end = ranges[2u * tile + 1u];
-  let pix = vec2f(f32(px), f32(py));
-  var T = 1.0;
-  var col = vec3f(0.0);
-  var dep = 0.0;
-  var ext: array<vec4f, MAX_EXTRA4>;
+  let origin = vec2f(f32(wid.x * TILE), f32(wid.y * TILE));
+  let pxf = f32(px);
+  let pyf = vec4f(rows);
+  var T = vec4f(1.0);
+  var cr = vec4f(0.0);
+  var cg = vec4f(0.0);
+  var cb = vec4f(0.0);
+  var dep = vec4f(0.0);
+  var ext: array<array<vec4f, MAX_EXTRA4>, 4>;
   var done = !inside;
   var counted = false;
-  var last = 0u;
+  var last = vec4u(0u);
   var b0 = start;
   while (b0 < end) {
-    let j = b0 + li;
-    if (li < BATCH && j < end) {
-      let i = pair_vals[j];
-      let base = i * PROJ_STRIDE;
-      s_xy[li] = vec2f(proj[base], proj[base + 1u]);
-      s_conic_o[li] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
-      s_col[li] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], proj[base + 6u]);
-      let n = i - (i / fr.n) * fr.n;
-      for (var c4 = 0u; c4 < NC4; c4++) {
-        var e = vec4f(0.0);
-        for (var q = 0u; q < 4u; q++) {
-          let c = 4u * c4 + q;
-          if (c < NC) { e[q] = extras[n * NC + c]; }
+    for (var e = li; e < BATCH; e += 64u) {
+      let j = b0 + e;
+      if (j < end) {
+        let i = pair_vals[j];
+        let base = i * PROJ_STRIDE;
+        let m = vec2f(proj[base], proj[base + 1u]);
+        let co = vec3f(proj[base + 2u], proj[base + 3u], proj[base + 4u]);
+        let o = proj[base + 5u];
+        s_a[e] = vec4f(m, co.x, co.y);
+        s_b[e] = vec4f(co.z, o, proj[base + 6u], bitcast<f32>(block_mask(m, co, o, origin)));
+        s_col[e] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], 0.0);
+        let n = i - (i / fr.n) * fr.n;
+        for (var c4 = 0u; c4 < NC4; c4++) {
+          var x = vec4f(0.0);
+          for (var q = 0u; q < 4u; q++) {
+            let c = 4u * c4 + q;
+            if (c < NC) { x[q] = extras[n * NC + c]; }
+          }
+          s_ext[e * NC4 + c4] = x;
         }
-        s_ext[li * NC4 + c4] = e;
       }
     }
     workgroupBarrier();
     let cnt = min(BATCH, end - b0);
-    for (var k = 0u; k < cnt && !done; k++) {
-      let d = s_xy[k] - pix;
-      let co = s_conic_o[k];
-      let power = -0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) - co.y * d.x * d.y;
-      if (power > 0.0) { continue; }
-      let alpha = min(ALPHA_MAX, co.w * exp(power));
-      if (alpha < ALPHA_MIN) { continue; }
-      let nt = T * (1.0 - alpha);
-      if (nt < T_MIN) { done = true; break; }
-      let w = alpha * T;
-      col += w * s_col[k].xyz;
-      dep += w * s_col[k].w;
-      for (var c4 = 0u; c4 < NC4; c4++) { ext[c4] += w * s_ext[k * NC4 + c4]; }
-      T = nt;
-      last = b0 - start + k + 1u;
+    if (!all(done)) {
+      for (var k = 0u; k < cnt; k++) {
+        let bb = s_b[k];
+        if (((bitcast<u32>(bb.w) >> g) & 1u) == 0u) { continue; }
+        let a = s_a[k];
+        let dx = a.x - pxf;
+        let dy = vec4f(a.y) - pyf;
+        let power = -0.5 * (a.z * dx * dx + bb.x * dy * dy) - a.w * dx * dy;
+        let alpha = min(vec4f(ALPHA_MAX), bb.y * exp(power));
+        let ok = !done & (power <= vec4f(0.0)) & (alpha >= vec4f(ALPHA_MIN));
+        if (!any(ok)) { continue; }
+        let nt = T * (1.0 - alpha);
+        let stop = ok & (nt < vec4f(T_MIN));
+        done = done | stop;
+        let take = ok & !stop;
+        let w = select(vec4f(0.0), alpha * T, take);
+        let c = s_col[k];
+        cr += w * c.x;
+        cg += w * c.y;
+        cb += w * c.z;
+        dep += w * bb.z;
+        for (var c4 = 0u; c4 < NC4; c4++) {
+          let xe = s_ext[k * NC4 + c4];
+          ext[0][c4] += w.x * xe;
+          ext[1][c4] += w.y * xe;
+          ext[2][c4] += w.z * xe;
+          ext[3][c4] += w.w * xe;
+        }
+        T = select(T, nt, take);
+        last = select(last, vec4u(b0 - start + k + 1u), take);
+        if (all(done)) { break; }
+      }
     }
-    if (done && !counted) {
+    if (all(done) && !counted) {
       atomicAdd(&s_done, 1u);
       counted = true;
     }
     workgroupBarrier();
-    // Stop the whole workgroup once every pixel is saturated (or outside the image).
     if (li == 0u) { s_done_u = atomicLoad(&s_done); }
-    if (workgroupUniformLoad(&s_done_u) == 256u) { break; }
+    if (workgroupUniformLoad(&s_done_u) == 64u) { break; }
     b0 += BATCH;
   }
-  if (inside) {
-    let p = (v * fr.height + py) * fr.width + px;
-    let out = col + T * fr.bg.xyz;
-    rgb[3u * p] = out.x;
-    rgb[3u * p + 1u] = out.y;
-    rgb[3u * p + 2u] = out.z;
-    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = ext[c / 4u][c % 4u]; }
-    aux[4u * p] = 1.0 - T;
-    aux[4u * p + 1u] = dep;
-    aux[4u * p + 2u] = T;
-    aux[4u * p + 3u] = f32(last);
+  for (var q = 0u; q < 4u; q++) {
+    if (!inside[q]) { continue; }
+    let p = (v * fr.height + rows[q]) * fr.width + px;
+    rgb[3u * p] = cr[q] + T[q] * fr.bg.x;
+    rgb[3u * p + 1u] = cg[q] + T[q] * fr.bg.y;
+    rgb[3u * p + 2u] = cb[q] + T[q] * fr.bg.z;
+    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = ext[q][c / 4u][c % 4u]; }
+    aux[4u * p] = 1.0 - T[q];
+    aux[4u * p + 1u] = dep[q];
+    aux[4u * p + 2u] = T[q];
+    aux[4u * p + 3u] = f32(last[q]);
   }
 }
