@@ -12,11 +12,19 @@ import { synthCommand } from "./cli/synth.ts";
 import { importNersembleCommand } from "./cli/import.ts";
 import { trainCommand } from "./cli/train.ts";
 import { viewCommand } from "./cli/view.ts";
+import { ablateCommand } from "./cli/ablate.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
 
-const commands: Command[] = [trainCommand, viewCommand, synthCommand, importNersembleCommand, infoCommand];
+const commands: Command[] = [
+  trainCommand,
+  viewCommand,
+  synthCommand,
+  importNersembleCommand,
+  infoCommand,
+  ablateCommand,
+];
 
 function overview(): string {
   const w = Math.max(...commands.map((c) => c.name.length));

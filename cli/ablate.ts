@@ -1,0 +1,334 @@
+/**
+ * `ablate`: the ablation study of issue #8 (training/ablation.ts has the variants). Trains every variant with the
+ * same budget (steps, initial Gaussians, seed, images) on the built-in synthetic head (or `--data DIR`),
+ * evaluates val / test PSNR and SSIM and the mouth-region PSNR, renders the held-out frame with the most open
+ * mouth, and writes to `--out`:
+ *
+ *   ablation.json, ablation.md        the table (also printed), the budget and the bar check (ablate_report.ts)
+ *   renders/<variant>.png             the open-mouth render beside the ground truth (2x zoom)
+ *   open_mouth_full_vs_mesh.png       full model | mesh-rigged baseline | ground truth (2x zoom)
+ *
+ * `--only a,b` runs just those variants and merges them into an existing ablation.json in the out folder.
+ * Default budget (downscale 2 = 128x128, 400 steps, 5,000 Gaussians): see ABLATE_TIME_NOTE.
+ */
+import { acquireGpu, type Gpu } from "../gpu/device.ts";
+import { type Dataset, loadDataset } from "../data/dataset.ts";
+import { DataError } from "../data/errors.ts";
+import { readRigGlb } from "../data/gltf_rig.ts";
+import { decodeImage, encodePng } from "../data/image_io.ts";
+import type { Rig } from "../data/rig.ts";
+import { writeSyntheticDataset } from "../data/synth.ts";
+import {
+  ABLATION_VARIANTS,
+  type AblationVariant,
+  imageStrip,
+  missingSettings,
+  openMouthFrame,
+  scoreFrames,
+  toBytes,
+  variantConfig,
+} from "../training/ablation.ts";
+import { type MouthRegion, mouthRegion } from "../training/region_metrics.ts";
+import { Trainer } from "../training/trainer.ts";
+import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
+import type { Frame } from "../data/dataset.ts";
+import {
+  ablationMarkdown,
+  type AblationResult,
+  type AblationRow,
+  checkBar,
+  mergeRows,
+} from "./ablate_report.ts";
+import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
+import { DEFAULT_DATA } from "./train.ts";
+
+/** Measured time of the default budget (see the help text). */
+export const ABLATE_TIME_NOTE = "about 4 to 6 minutes per variant on the 2-core software adapter";
+
+const num = (args: ParsedArgs, name: string, o: { min?: number; max?: number } = {}) =>
+  numberOption(args, name, { integer: true, min: 0, ...o });
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function selected(args: ParsedArgs): AblationVariant[] {
+  const only = stringOption(args, "only");
+  if (!only) return [...ABLATION_VARIANTS];
+  const names = only.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !ABLATION_VARIANTS.some((v) => v.name === n));
+  if (unknown.length) {
+    throw new UsageError(
+      `--only: unknown variant(s) ${unknown.join(", ")}; choose from ${
+        ABLATION_VARIANTS.map((v) => v.name).join(", ")
+      }`,
+    );
+  }
+  return ABLATION_VARIANTS.filter((v) => names.includes(v.name));
+}
+
+async function loadInputs(gpu: Gpu, dir: string, downscale: number): Promise<{ ds: Dataset; rig: Rig }> {
+  if (dir === DEFAULT_DATA && !(await exists(DEFAULT_DATA))) {
+    console.log(`ablate: ${DEFAULT_DATA} is absent; synthesizing the default dataset (once)`);
+    await writeSyntheticDataset(gpu, {
+      out: DEFAULT_DATA,
+      onProgress: (done, total) => console.log(`synth: ${done}/${total} timesteps`),
+    });
+  }
+  const ds = await loadDataset(dir, { downscale });
+  const rigPath = `${dir}/rig.glb`;
+  if (!(await exists(rigPath))) {
+    throw new DataError(
+      rigPath,
+      "is missing: the ablation needs the dataset's rig (for the avatar, the prior, the mesh-rigged baseline and the mouth region)",
+      "Add the head rig as rig.glb (glTF with one morph target per expression coefficient)",
+    );
+  }
+  return { ds, rig: await readRigGlb(await Deno.readFile(rigPath), rigPath) };
+}
+
+/** Trains and scores one variant; returns its row and its open-mouth render (RGB u8). */
+async function runVariant(
+  gpu: Gpu,
+  v: AblationVariant,
+  ctx: { ds: Dataset; rig: Rig; region: MouthRegion; base: Partial<TrainerConfig>; evalFrames: number },
+  open: Frame | null,
+  out: string,
+): Promise<{ row: AblationRow; render: Uint8Array | null }> {
+  const t0 = performance.now();
+  const tag = `ablate[${v.name}]`;
+  const config = resolveTrainerConfig(variantConfig(v, ctx.base));
+  console.log(`${tag}: ${v.label}`);
+  const trainer = await Trainer.create(gpu, {
+    dataset: ctx.ds,
+    rig: ctx.rig,
+    config,
+    listeners: [(e) => {
+      if (e.kind === "phase" && e.phase !== "eval") console.log(`${tag}: ${e.message}`);
+      if (e.kind === "progress") {
+        console.log(
+          `${tag}: step ${e.step}/${e.iters} loss ${
+            e.losses.total.toFixed(4)
+          } | ${e.gaussians} Gaussians | ` +
+            `${e.stepsPerSecond.toFixed(2)} steps/s`,
+        );
+      }
+      if (e.kind === "rollback") console.warn(`${tag}: ${e.message}`);
+    }],
+  });
+  try {
+    const summary = await trainer.run();
+    if (summary.stopped) throw new Error("training stopped early");
+    console.log(`${tag}: trained in ${Math.round(summary.seconds)} s; evaluating`);
+    const val = ctx.ds.splits.val.length
+      ? await scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, ctx.ds.splits.val, ctx.evalFrames)
+      : undefined;
+    const test = ctx.ds.splits.test.length
+      ? await scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, ctx.ds.splits.test, ctx.evalFrames)
+      : undefined;
+    let render: Uint8Array | null = null, file: string | undefined;
+    if (open) {
+      const r = await trainer.render([open]);
+      render = toBytes(await r.rgb.read() as Float32Array);
+      r.release();
+      const strip = imageStrip([render, open.image], open.width, open.height, 2);
+      file = `renders/${v.name}.png`;
+      await Deno.mkdir(`${out}/renders`, { recursive: true });
+      await Deno.writeFile(`${out}/${file}`, encodePng(strip.data, strip.width, strip.height, 3));
+    }
+    const row: AblationRow = {
+      name: v.name,
+      label: v.label,
+      available: true,
+      seconds: (performance.now() - t0) / 1000,
+      gaussians: trainer.avatar.count,
+      val,
+      test,
+      render: file,
+      measured: new Date().toISOString(),
+    };
+    console.log(
+      `${tag}: test PSNR ${test?.psnr.toFixed(2)} SSIM ${test?.ssim.toFixed(4)} mouth ${
+        test?.mouthPsnr?.toFixed(2)
+      } | val PSNR ${val?.psnr.toFixed(2)} | ${Math.round(row.seconds!)} s`,
+    );
+    return { row, render };
+  } finally {
+    trainer.destroy();
+  }
+}
+
+/** The left panel (the render) of a saved renders/<variant>.png, for the combined image of a partial rerun. */
+async function savedRender(
+  out: string,
+  row: AblationRow | undefined,
+  frame: Frame,
+): Promise<Uint8Array | null> {
+  if (!row?.render) return null;
+  try {
+    const img = decodeImage(await Deno.readFile(`${out}/${row.render}`), row.render);
+    const W = frame.width, H = frame.height, px = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const src = ((2 * y) * img.width + 2 * x) * img.channels;
+        for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = img.data[src + c];
+      }
+    }
+    return px;
+  } catch {
+    return null;
+  }
+}
+
+export const ablateCommand: Command = {
+  name: "ablate",
+  summary: "ablation study: full model vs. variants and the mesh-rigged baseline (PSNR/SSIM, mouth PSNR)",
+  usage: "[--data DIR] [--iters N] [--gaussians N] [--downscale N] [--only a,b] [--out DIR]",
+  options: {
+    data: {
+      type: "string",
+      value: "DIR",
+      description: `dataset folder (default: ${DEFAULT_DATA}, synthesized)`,
+    },
+    out: {
+      type: "string",
+      value: "DIR",
+      description: "folder for ablation.md/.json and renders",
+      default: "runs/ablation",
+    },
+    iters: {
+      type: "string",
+      value: "N",
+      description: `steps per variant (the default budget takes ${ABLATE_TIME_NOTE})`,
+      default: "400",
+    },
+    gaussians: { type: "string", value: "N", description: "initial Gaussians per variant", default: "5000" },
+    downscale: {
+      type: "string",
+      value: "N",
+      description: "downscale the images by N (2: 128x128)",
+      default: "2",
+    },
+    seed: { type: "string", value: "N", description: "random seed (same for every variant)", default: "1" },
+    "eval-frames": {
+      type: "string",
+      value: "N",
+      description: "frames per split evaluated, spread evenly (0: all)",
+      default: "0",
+    },
+    "field-steps": {
+      type: "string",
+      value: "N",
+      description: "steps of fitting B and of distilling F (default: the trainer's)",
+    },
+    only: {
+      type: "string",
+      value: "a,b",
+      description: `variants to run (merged into an existing ablation.json): ${
+        ABLATION_VARIANTS.map((v) => v.name).join(", ")
+      }`,
+    },
+  },
+  async run(args) {
+    const variants = selected(args);
+    const data = stringOption(args, "data") ?? DEFAULT_DATA;
+    const out = stringOption(args, "out") ?? "runs/ablation";
+    const downscale = num(args, "downscale", { min: 1, max: 64 }) ?? 2;
+    const evalFrames = num(args, "eval-frames") ?? 0;
+    const fieldSteps = num(args, "field-steps");
+    const base: Partial<TrainerConfig> = {
+      iters: num(args, "iters", { min: 1 }) ?? 400,
+      gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
+      seed: num(args, "seed", { max: 2 ** 32 - 1 }) ?? 1,
+      evalEvery: 0,
+      evalFrames: 1,
+      checkpointEvery: 0,
+      logEvery: 50,
+      ...(fieldSteps !== undefined && fieldSteps > 0
+        ? { priorSteps: fieldSteps, distillSteps: fieldSteps }
+        : {}),
+    };
+    try {
+      resolveTrainerConfig(base);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const gpu = await acquireGpu();
+    try {
+      const { ds, rig } = await loadInputs(gpu, data, downscale);
+      const region = mouthRegion(rig);
+      const open = openMouthFrame(ds, rig, region);
+      console.log(
+        `ablate: ${data} (${ds.splits.train.length} train, ${ds.splits.val.length} val, ${ds.splits.test.length} ` +
+          `test frames of ${ds.splits.train[0].width}x${
+            ds.splits.train[0].height
+          }); mouth region: ${region.note}; ` +
+          `variants: ${variants.map((v) => v.name).join(", ")}`,
+      );
+      await Deno.mkdir(out, { recursive: true });
+      const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
+      const t0 = performance.now();
+      for (const [i, v] of variants.entries()) {
+        const missing = missingSettings(v);
+        if (missing.length) {
+          const note = `this build's trainer has no setting ${missing.join(", ")}`;
+          console.log(`ablate[${v.name}]: not available (${note})`);
+          rows.push({ name: v.name, label: v.label, available: false, note });
+          continue;
+        }
+        const r = await runVariant(gpu, v, { ds, rig, region, base, evalFrames }, open, out);
+        rows.push(r.row);
+        if (r.render) renders.set(v.name, r.render);
+        const per = (performance.now() - t0) / 1000 / (i + 1);
+        console.log(
+          `ablate: ${i + 1}/${variants.length} variants done; about ${
+            Math.round(per * (variants.length - i - 1))
+          } s left`,
+        );
+      }
+      const jsonPath = `${out}/ablation.json`;
+      let all = rows;
+      if (stringOption(args, "only") && (await exists(jsonPath))) {
+        const old = JSON.parse(await Deno.readTextFile(jsonPath)) as AblationResult;
+        all = mergeRows(old.rows, rows, ABLATION_VARIANTS.map((v) => v.name));
+      }
+      const b = base as TrainerConfig;
+      const result: AblationResult = {
+        dataset: data,
+        budget: {
+          iters: b.iters,
+          gaussians: b.gaussians,
+          downscale,
+          seed: b.seed,
+          evalFrames,
+          fieldSteps: resolveTrainerConfig(base).priorSteps,
+        },
+        mouth: region.note,
+        openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,
+        rows: all,
+        bar: checkBar(all),
+        adapter: gpu.adapterName,
+        created: new Date().toISOString(),
+      };
+      if (open) {
+        const full = renders.get("full") ?? await savedRender(out, all.find((r) => r.name === "full"), open);
+        const mesh = renders.get("mesh") ?? await savedRender(out, all.find((r) => r.name === "mesh"), open);
+        if (full && mesh) {
+          const s = imageStrip([full, mesh, open.image], open.width, open.height, 2);
+          await Deno.writeFile(`${out}/open_mouth_full_vs_mesh.png`, encodePng(s.data, s.width, s.height, 3));
+        }
+      }
+      const md = ablationMarkdown(result);
+      await Deno.writeTextFile(jsonPath, JSON.stringify(result, null, 1) + "\n");
+      await Deno.writeTextFile(`${out}/ablation.md`, md);
+      console.log(`\n${md}\nablate: wrote ${out}/ablation.md, ${jsonPath} and renders`);
+    } finally {
+      gpu.destroy();
+    }
+  },
+};
