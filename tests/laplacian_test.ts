@@ -188,6 +188,12 @@ Deno.test("laplacian: invalid arguments fail with a clear message", async () => 
     /exceed the row/,
   );
   assert.throws(() => lap.forward(graph, { tensor: pt, stride: 4, columns: 4 }, 1), /at least 10 rows of 4/);
+  const wide = Tensor.empty(gpu, [10, 40], "f32");
+  assert.throws(
+    () => lap.forward(graph, { tensor: wide, stride: 40, columns: 33 }, 1),
+    /1\.\.32 columns, got 33/,
+  );
+  wide.destroy();
   graph.destroy();
   lap.destroy();
   pt.destroy();

@@ -29,6 +29,8 @@ import gradientSrc from "./laplacian_gradient.wgsl" with { type: "text" };
 export { LaplacianGraph } from "./laplacian_graph.ts";
 
 const WG = 128;
+/** Most columns one term handles (the kernels' register arrays). */
+export const LAPLACIAN_MAX_COLUMNS = 32;
 
 /** C columns starting at `offset` of rows of `stride` f32 values: element (i, c) is at i * stride + offset + c. */
 export interface RowColumns {
@@ -53,9 +55,12 @@ export interface LaplacianResidual {
 function checkColumns(what: string, v: RowColumns, n: number): number {
   const off = v.offset ?? 0;
   if (
-    !Number.isInteger(v.stride) || !Number.isInteger(off) || !Number.isInteger(v.columns) || v.columns < 1
+    !Number.isInteger(v.stride) || !Number.isInteger(off) || !Number.isInteger(v.columns) || v.columns < 1 ||
+    v.columns > LAPLACIAN_MAX_COLUMNS
   ) {
-    throw new Error(`Laplacian: ${what} needs integer stride, offset and columns >= 1`);
+    throw new Error(
+      `Laplacian: ${what} needs integer stride and offset and 1..${LAPLACIAN_MAX_COLUMNS} columns, got ${v.columns}`,
+    );
   }
   if (off + v.columns > v.stride) {
     throw new Error(
@@ -92,9 +97,10 @@ export class LaplacianRegularizer {
     if (!Number.isFinite(weight)) throw new Error(`Laplacian: weight must be finite, got ${weight}`);
     const residual = this.pool.acquire([n, x.columns], "f32", "laplacian.residual");
     const terms = this.pool.acquire([n], "f32", "laplacian.terms");
-    dispatch(this.gpu, this.gpu.pipeline(residualSrc, "main", { WG }, "laplacian.residual"), {
+    const consts = { WG, K: graph.k, C: x.columns };
+    dispatch(this.gpu, this.gpu.pipeline(residualSrc, "main", consts, "laplacian.residual"), {
       bindings: [
-        uniforms(this.gpu, [n, graph.k, x.stride, off, x.columns, { f32: weight }]),
+        uniforms(this.gpu, [n, x.stride, off, { f32: weight }]),
         x.tensor,
         graph.neighbours,
         graph.invDegree,
@@ -130,9 +136,10 @@ export class LaplacianRegularizer {
       );
     }
     if (n === 0) return;
-    dispatch(this.gpu, this.gpu.pipeline(gradientSrc, "main", { WG }, "laplacian.gradient"), {
+    const consts = { WG, C: grad.columns };
+    dispatch(this.gpu, this.gpu.pipeline(gradientSrc, "main", consts, "laplacian.gradient"), {
       bindings: [
-        uniforms(this.gpu, [n, grad.stride, off, grad.columns, { f32: (2 * r.weight) / n }]),
+        uniforms(this.gpu, [n, grad.stride, off, { f32: (2 * r.weight) / n }]),
         r.residual,
         graph.invDegree,
         graph.inStart,

@@ -5,8 +5,8 @@
 // and ADDED into the C columns starting at `offset` of rows of `stride` floats of `grad`.
 //
 // Buffers:
-//   u         uniform                  n, stride, offset, c (columns), scale (f32) = 2 * weight / n
-//   resid     [n, c]       f32 read    residuals r_i, stride c
+//   u         uniform                  n, stride, offset, scale (f32) = 2 * weight / n; pipeline constant C (columns)
+//   resid     [n, C]       f32 read    residuals r_i, stride C
 //   inv_deg   [n]          f32 read    1 / present out-degree (0 when none)
 //   in_start  [n + 1]      u32 read    in-edges of p are in_src[in_start[p] .. in_start[p + 1]]
 //   in_src    [n * k]      u32 read    source node of each in-edge, grouped by target, sources ascending
@@ -17,7 +17,6 @@ struct U {
   n: u32,
   stride: u32,
   offset: u32,
-  c: u32,
   scale: f32,
 }
 
@@ -29,6 +28,8 @@ struct U {
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
 
 override WG: u32 = 128u;
+override C: u32 = 8u;  // columns, 1..MAX_C
+const MAX_C: u32 = 32u;
 
 @compute @workgroup_size(WG)
 fn main(
@@ -40,15 +41,21 @@ fn main(
   if (p >= u.n) {
     return;
   }
-  let e0 = in_start[p];
+  // In-edges outermost (each source loaded once), columns innermost (C is a pipeline constant: unrolled).
+  var g: array<f32, MAX_C>;
+  for (var col = 0u; col < C; col++) {
+    g[col] = resid[p * C + col];
+  }
   let e1 = in_start[p + 1u];
-  for (var col = 0u; col < u.c; col++) {
-    var g = resid[p * u.c + col];
-    for (var e = e0; e < e1; e++) {
-      let i = in_src[e];
-      g -= inv_deg[i] * resid[i * u.c + col];
+  for (var e = in_start[p]; e < e1; e++) {
+    let i = in_src[e];
+    let w = inv_deg[i];
+    for (var col = 0u; col < C; col++) {
+      g[col] -= w * resid[i * C + col];
     }
-    let at = p * u.stride + u.offset + col;
-    grad[at] = grad[at] + u.scale * g;
+  }
+  let base = p * u.stride + u.offset;
+  for (var col = 0u; col < C; col++) {
+    grad[base + col] = grad[base + col] + u.scale * g[col];
   }
 }

@@ -6,20 +6,18 @@
 // X is read as C columns starting at column `offset` of rows of `stride` floats.
 //
 // Buffers:
-//   u        uniform                 n, k, stride, offset, c (columns), weight (f32)
+//   u        uniform                 n, stride, offset, weight (f32); pipeline constants K (k), C (columns)
 //   x        [n, stride]  f32 read   values, element (i, col) at i * stride + offset + col
-//   nbr      [n, k]       u32 read   neighbour indices, stride k; 0xffffffff = missing
+//   nbr      [n, K]       u32 read   neighbour indices, stride K; 0xffffffff = missing
 //   inv_deg  [n]          f32 read   1 / present out-degree (0 when none)
-//   resid    [n, c]       f32 read_write  r_i, stride c
+//   resid    [n, C]       f32 read_write  r_i, stride C
 //   terms    [n]          f32 read_write  weight * ||r_i||^2
 // Grid: linear (wid.x + wid.y * nwg.x), one invocation per node.
 
 struct U {
   n: u32,
-  k: u32,
   stride: u32,
   offset: u32,
-  c: u32,
   weight: f32,
 }
 
@@ -31,6 +29,9 @@ struct U {
 @group(0) @binding(5) var<storage, read_write> terms: array<f32>;
 
 override WG: u32 = 128u;
+override K: u32 = 8u;   // neighbours per node (the graph's k)
+override C: u32 = 8u;   // columns, 1..MAX_C
+const MAX_C: u32 = 32u;
 const NONE: u32 = 0xffffffffu;
 
 @compute @workgroup_size(WG)
@@ -43,18 +44,27 @@ fn main(
   if (i >= u.n) {
     return;
   }
-  let w = inv_deg[i];
-  var sq = 0.0;
-  for (var col = 0u; col < u.c; col++) {
-    var s = 0.0;
-    for (var t = 0u; t < u.k; t++) {
-      let j = nbr[i * u.k + t];
-      if (j != NONE && j < u.n) {
-        s += x[j * u.stride + u.offset + col];
+  // Neighbours outermost (each index loaded once), columns innermost; K and C are pipeline constants so the
+  // loops unroll and the sums stay in registers.
+  var s: array<f32, MAX_C>;
+  for (var col = 0u; col < C; col++) {
+    s[col] = 0.0;
+  }
+  for (var t = 0u; t < K; t++) {
+    let j = nbr[i * K + t];
+    if (j != NONE && j < u.n) {
+      let base = j * u.stride + u.offset;
+      for (var col = 0u; col < C; col++) {
+        s[col] += x[base + col];
       }
     }
-    let r = select(0.0, x[i * u.stride + u.offset + col] - w * s, w > 0.0);
-    resid[i * u.c + col] = r;
+  }
+  let w = inv_deg[i];
+  let own = i * u.stride + u.offset;
+  var sq = 0.0;
+  for (var col = 0u; col < C; col++) {
+    let r = select(0.0, x[own + col] - w * s[col], w > 0.0);
+    resid[i * C + col] = r;
     sq += r * r;
   }
   terms[i] = u.weight * sq;
