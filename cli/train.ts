@@ -66,6 +66,13 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("distillSteps", field);
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
+  set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
+  if (args.values["no-densify"]) c.densify = false;
+  const mode = stringOption(args, "density-mode");
+  if (mode !== undefined && mode !== "dynamic" && mode !== "basic") {
+    throw new UsageError(`--density-mode must be dynamic or basic, got ${mode}`);
+  }
+  if (mode) c.densityMode = mode;
   set("laplacianK", num(args, "laplacian-k", { min: 1, max: 16 }));
   set("lapFeatures", numberOption(args, "lap-features", { min: 0 }));
   set("lapDynamics", numberOption(args, "lap-dynamics", { min: 0 }));
@@ -123,6 +130,16 @@ function runListener(run: RunFolder, metrics: RunMetrics, trainer: () => Trainer
         console.warn(`train: step ${e.step}: non-finite loss or parameters, update skipped`);
         metrics.events.push({ step: e.step, message: "non-finite loss or parameters: update skipped" });
         break;
+      case "density": {
+        const msg =
+          `density control at step ${e.step}: +${e.cloned} cloned, +${e.split} split, -${e.pruned} ` +
+          `pruned${e.capped ? ` (${e.capped} held back by the cap)` : ""}${
+            e.opacityReset ? ", opacities reset" : ""
+          } -> ${e.count} Gaussians`;
+        console.log(`train: ${msg}`);
+        metrics.events.push({ step: e.step, message: msg });
+        break;
+      }
       case "rollback":
         console.warn(`train: ${e.message}`);
         metrics.events.push({ step: e.step, message: e.message });
@@ -230,6 +247,17 @@ export const trainCommand: Command = {
       value: "W",
       description: "weight of the Laplacian term on G's predicted offsets (0: off)",
       default: String(LAP_DYNAMICS_DEFAULT),
+    },
+    "no-densify": { type: "boolean", description: "no adaptive density control (clone / split / prune)" },
+    "max-gaussians": {
+      type: "string",
+      value: "N",
+      description: "cap on the Gaussian count under density control (default: 2 x --gaussians)",
+    },
+    "density-mode": {
+      type: "string",
+      value: "MODE",
+      description: "dynamic (mean gradient over the views where a Gaussian shows) or basic (3DGS)",
     },
     downscale: { type: "string", value: "N", description: "downscale the dataset images by N", default: "1" },
     resume: {

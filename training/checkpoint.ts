@@ -5,7 +5,8 @@
  *   avatar.means [N,3], avatar.quats [N,4], avatar.logScales [N,3], avatar.opacityLogits [N],
  *   avatar.sh [N,K,3], avatar.features [N,F], detail.params [P_G], field.params [P_F] (when F exists),
  *   prior.params [P_B] (when B is kept for F's fine-tuning),
- *   adam.<group>.m and adam.<group>.v [size of the group]
+ *   adam.<group>.m and adam.<group>.v [size of the group],
+ *   density.stats [N,4] (density control's running statistics, density_stats.ts; absent when it is off)
  * Metadata key "npga_checkpoint": JSON { version: 1, step, salt, lrFactor, shDegree, featureDim, constants
  * (PoseConstants), adamSteps {group: step}, field (ForwardFieldConfig or null), prior (PriorConfig with the
  * identity code as a number array, or null) }.
@@ -32,6 +33,8 @@ export interface TrainState {
   field: { config: ForwardFieldConfig; params: Float32Array } | null;
   /** The expression prior B, when F is fine-tuned (the cycle loss needs it). */
   prior: { config: PriorConfig; params: Float32Array } | null;
+  /** Density control's statistics [N, 4] (density_stats.ts), or null/absent when it is off. */
+  density?: Float32Array | null;
 }
 
 const KEY = "npga_checkpoint";
@@ -57,6 +60,7 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
   t["detail.params"] = { shape: [s.avatar.detailParams.length], data: s.avatar.detailParams };
   if (s.field) t["field.params"] = { shape: [s.field.params.length], data: s.field.params };
   if (s.prior) t["prior.params"] = { shape: [s.prior.params.length], data: s.prior.params };
+  if (s.density) t["density.stats"] = { shape: [N, 4], data: s.density };
   const adamSteps: Record<string, number> = {};
   for (const g of s.adam) {
     t[`adam.${g.name}.m`] = { shape: [g.m.length], data: g.m };
@@ -137,5 +141,6 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
         params: get("prior.params"),
       }
       : null,
+    density: st.tensors.has("density.stats") ? get("density.stats") : null,
   };
 }

@@ -17,7 +17,8 @@
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with
  * `on`; `pause`, `resume` and `stop` control a running loop. No file access here: run_folder.ts writes files.
  * Helpers: field_step.ts (F's part of a step), step_values.ts (the scalars read back), posed_grad_buffers.ts,
- * loop_control.ts (pause / stop), trainer_state.ts (state capture, restore, rollback messages).
+ * loop_control.ts (pause / stop), trainer_state.ts (state capture, restore, rollback messages). Density control
+ * (densifier.ts) folds the backward's statistics in every step and clones / splits / prunes at scheduled steps.
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -28,6 +29,7 @@ import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { ForwardField } from "./distill.ts";
 import { FieldStep } from "./field_step.ts";
+import { Densifier } from "./densifier.ts";
 import { LaplacianTerms } from "./laplacian_terms.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
 import { cameraExtent, frameCameras, FrameSampler, frameTargets, spreadFrames } from "./frame_batches.ts";
@@ -82,6 +84,8 @@ export class Trainer {
   #lastGood: TrainState | null = null;
   #grads: PosedGradBuffers;
   #values: StepValues;
+  /** Adaptive density control (null with `densify` off). */
+  readonly densifier: Densifier | null;
   #lap: LaplacianTerms;
 
   private constructor(
@@ -120,6 +124,7 @@ export class Trainer {
     }
     this.#grads = new PosedGradBuffers(gpu);
     this.#values = new StepValues(gpu);
+    this.densifier = config.densify ? new Densifier(gpu, config, avatar.count, this.sceneScale) : null;
     this.#lap = new LaplacianTerms(gpu, {
       k: config.laplacianK,
       features: config.lapFeatures,
@@ -234,7 +239,8 @@ export class Trainer {
     if (applied) {
       this.avatar.zeroGrads();
       const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
-      this.raster.backward(posed, out, { rgb: res.grad }, pg);
+      this.raster.backward(posed, out, { rgb: res.grad }, { ...pg, densify: this.densifier?.stepBuffer() });
+      this.densifier?.accumulate();
       const dDx = this.avatar.backward(posed, pg, false, this.#lap.addDynamicsGrad);
       this.#lap.addFeatureGrad(this.avatar);
       if (fs?.tuned) losses.cycle = await fs.backward(dDx, this.config.cycleWeight, this.#values);
@@ -282,6 +288,7 @@ export class Trainer {
       prior: this.prior,
       fieldParams: this.#fieldParams,
       fineTunes: this.#fineTunes,
+      densifier: this.densifier,
     };
   }
 
@@ -341,6 +348,9 @@ export class Trainer {
         continue;
       }
       bad = 0;
+      if (this.densifier?.due(this.step)) {
+        await this.#emit(await this.densifier.apply(this.#parts, this.step));
+      }
       if (this.step % c.logEvery === 0 || this.step === c.iters) {
         const now = performance.now();
         await this.#emit({
@@ -393,6 +403,7 @@ export class Trainer {
   destroy(): void {
     this.#grads.destroy();
     this.#values.destroy();
+    this.densifier?.destroy();
     this.#lap.destroy();
     this.#adam.destroy();
     this.#loss.destroy();

@@ -52,6 +52,27 @@ export interface TrainerConfig {
   maxRollbacks: number;
   /** Emit a progress event every this many steps. */
   logEvery: number;
+  /** Adaptive density control on/off (densifier.ts, density_control.ts). */
+  densify: boolean;
+  /** Mean-gradient normalization: by the views where a Gaussian contributed ("dynamic") or was in view ("basic"). */
+  densityMode: "dynamic" | "basic";
+  /** Density control every this many steps (0 = iters / 14, clamped to 10..100), from/until fractions of iters. */
+  densifyEvery: number;
+  densifyFrom: number;
+  densifyUntil: number;
+  /** Mean NDC 2D-gradient norm at or above which a Gaussian is cloned or split. */
+  densifyGrad: number;
+  /** Largest scale (fraction of the camera extent) up to which a Gaussian is cloned; larger ones are split. */
+  densifySplitScale: number;
+  /** Prune below this opacity, above this largest scale (fraction of the camera extent), or after this many
+   * steps without contributing to a pixel (0 = max(100, iters / 4)). */
+  pruneOpacity: number;
+  pruneWorldSize: number;
+  pruneInvisibleSteps: number;
+  /** Cap on the Gaussian count (0 = 2 x `gaussians`). */
+  maxGaussians: number;
+  /** Clamp opacities to 0.01 every this many steps inside the density window (0 = never). */
+  opacityResetEvery: number;
   /** Neighbours per Gaussian of the Laplacian regularizers' kNN graph (1..16; rebuilt after density changes). */
   laplacianK: number;
   /** Weight of the Laplacian term on the latent features (laplacian_terms.ts; 0 = off). */
@@ -90,6 +111,18 @@ export function defaultTrainerConfig(): TrainerConfig {
     maxBadSteps: 3,
     maxRollbacks: 5,
     logEvery: 10,
+    densify: true,
+    densityMode: "dynamic",
+    densifyEvery: 0,
+    densifyFrom: 0.15,
+    densifyUntil: 0.8,
+    densifyGrad: 2e-4,
+    densifySplitScale: 0.01,
+    pruneOpacity: 0.005,
+    pruneWorldSize: 0.1,
+    pruneInvisibleSteps: 0,
+    maxGaussians: 0,
+    opacityResetEvery: 0,
     laplacianK: 8,
     lapFeatures: LAP_FEATURES_DEFAULT,
     lapDynamics: LAP_DYNAMICS_DEFAULT,
@@ -100,7 +133,13 @@ type Rule = { min: number; max?: number; integer: boolean };
 const INT = (min: number, max?: number): Rule => ({ min, max, integer: true });
 const NUM = (min: number, max?: number): Rule => ({ min, max, integer: false });
 
-const RULES: Record<keyof TrainerConfig, Rule> = {
+/** The settings that are numbers (the others are checked by name in `resolveTrainerConfig`). */
+type NumericKey = {
+  [K in keyof TrainerConfig]: TrainerConfig[K] extends number ? K : never;
+}[keyof TrainerConfig];
+const OTHER_KEYS = ["densify", "densityMode"];
+
+const RULES: Record<NumericKey, Rule> = {
   iters: INT(1),
   gaussians: INT(1, 5_000_000),
   seed: INT(0, 2 ** 32 - 1),
@@ -124,6 +163,16 @@ const RULES: Record<keyof TrainerConfig, Rule> = {
   maxBadSteps: INT(1),
   maxRollbacks: INT(0),
   logEvery: INT(1),
+  densifyEvery: INT(0),
+  densifyFrom: NUM(0, 1),
+  densifyUntil: NUM(0, 1),
+  densifyGrad: NUM(0),
+  densifySplitScale: NUM(0),
+  pruneOpacity: NUM(0, 1),
+  pruneWorldSize: NUM(0),
+  pruneInvisibleSteps: INT(0),
+  maxGaussians: INT(0, 5_000_000),
+  opacityResetEvery: INT(0),
   laplacianK: INT(1, 16),
   lapFeatures: NUM(0),
   lapDynamics: NUM(0),
@@ -132,7 +181,7 @@ const RULES: Record<keyof TrainerConfig, Rule> = {
 /** The defaults overridden by `partial`, validated; throws an Error naming the first bad field. */
 export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): TrainerConfig {
   const c = { ...defaultTrainerConfig(), ...partial };
-  for (const [key, rule] of Object.entries(RULES) as [keyof TrainerConfig, Rule][]) {
+  for (const [key, rule] of Object.entries(RULES) as [NumericKey, Rule][]) {
     const v = c[key];
     if (typeof v !== "number" || !Number.isFinite(v)) {
       throw new Error(`config.${key} must be a finite number`);
@@ -144,7 +193,19 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
     }
   }
   for (const key of Object.keys(partial)) {
-    if (!(key in RULES)) throw new Error(`config: unknown setting '${key}'`);
+    if (!(key in RULES) && !OTHER_KEYS.includes(key)) throw new Error(`config: unknown setting '${key}'`);
+  }
+  if (typeof c.densify !== "boolean") throw new Error("config.densify must be true or false");
+  if (c.densityMode !== "dynamic" && c.densityMode !== "basic") {
+    throw new Error(`config.densityMode must be "dynamic" or "basic", got ${JSON.stringify(c.densityMode)}`);
+  }
+  if (c.densifyFrom > c.densifyUntil) {
+    throw new Error("config.densifyFrom must not exceed config.densifyUntil");
+  }
+  if (c.maxGaussians > 0 && c.maxGaussians < c.gaussians) {
+    throw new Error(
+      `config.maxGaussians (${c.maxGaussians}) must be at least config.gaussians (${c.gaussians}), or 0`,
+    );
   }
   if (c.l1Weight + c.ssimWeight <= 0) throw new Error("config: l1Weight + ssimWeight must be positive");
   if ((c.priorSteps === 0) !== (c.distillSteps === 0)) {

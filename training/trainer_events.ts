@@ -41,7 +41,19 @@ export type TrainerEvent =
   | { kind: "skipped"; step: number; losses: StepLosses }
   | { kind: "rollback"; step: number; toStep: number; message: string }
   | { kind: "eval"; step: number; metrics: SplitMetrics[]; images: EvalImage[] }
-  | { kind: "checkpoint"; step: number; state: TrainState; final: boolean };
+  | { kind: "checkpoint"; step: number; state: TrainState; final: boolean }
+  | {
+    /** Density control ran after `step` steps (densifier.ts); `count` Gaussians now. */
+    kind: "density";
+    step: number;
+    cloned: number;
+    split: number;
+    pruned: number;
+    /** Candidates left out because `maxGaussians` bound. */
+    capped: number;
+    opacityReset: boolean;
+    count: number;
+  };
 
 export type TrainerListener = (e: TrainerEvent) => void | Promise<void>;
 

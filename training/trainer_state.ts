@@ -6,6 +6,7 @@
 import type { Adam, AdamGroupState } from "../gpu/adam.ts";
 import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
+import type { Densifier } from "./densifier.ts";
 import type { ForwardField } from "./distill.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type { TrainerConfig } from "./trainer_config.ts";
@@ -23,6 +24,8 @@ export interface TrainerParts {
   fieldParams: Float32Array | null;
   /** Whether F is fine-tuned jointly (its Adam group is "field"). */
   fineTunes: boolean;
+  /** Density control, whose statistics a state holds (null when off). */
+  densifier: Densifier | null;
 }
 
 /** The loop counters a state carries besides the models. */
@@ -49,6 +52,7 @@ export async function captureTrainState(p: TrainerParts, c: LoopCounters): Promi
     prior: p.prior
       ? { config: structuredClone(p.prior.config), params: await p.prior.mlp.getParams() }
       : null,
+    density: p.densifier ? await p.densifier.stats.read() : null,
   };
 }
 
@@ -66,6 +70,8 @@ export function restoreTrainState(p: TrainerParts, s: TrainState): LoopCounters 
   if (s.field && p.field) p.field.mlp.setParams(s.field.params);
   p.avatar.setGaussians(s.avatar.cloud);
   p.avatar.detail.setParams(s.avatar.detailParams);
+  // Statistics restart at zero when the state has none (density control was off, or an older checkpoint).
+  p.densifier?.stats.set(s.avatar.cloud.count, s.density ?? undefined);
   const saved = new Map(s.adam.map((g) => [g.name, g]));
   bindAvatarGroups(p, saved);
   if (p.fineTunes) {
