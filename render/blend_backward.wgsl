@@ -1,18 +1,25 @@
-// Backward of the alpha blending, per-splat with a wavefront over pixel groups. One workgroup of NT = 256 / SPT
-// invocations per (tile, view); grid [tilesX, tilesY, V].
+// Backward of the alpha blending: per-pixel reverse traversal with per-entry reductions in workgroup memory.
+// One workgroup of NT = 64 / BLOCKS invocations per (tile, view); grid [tilesX, tilesY, V].
 //
-// The tile's list is walked back to front in batches of up to 256 entries. Invocation t owns the SPT consecutive
-// entries at list positions hi - 1 - (t * SPT + r), r = 0..SPT-1 (back-most first), and keeps their partial
-// gradients in registers. The 256 pixels form NT groups of SPT pixels; at wavefront step s, invocation t
-// processes pixel group s - t for all of its entries, so every pixel sees the entries strictly back to front
-// while up to NT groups are in flight. The per-pixel running state (transmittance T and the upstream-weighted
-// colour behind, R) lives in workgroup memory and is handed on through it: one barrier per step, 256 / SPT +
-// NT - 1 steps per full batch. At the end of a batch each entry adds its gradients once into the
-// per-(view, Gaussian) buffer with a compare-and-swap loop on atomic<u32> (no float atomics needed).
+// Pixels: the 16x16 tile is 8 blocks of 8x4 pixels (block g at tile offset ((g % 2) * 8, (g / 2) * 4)).
+// Invocation li owns, in each of its BLOCKS blocks g = li / 8 + r * NT / 8 (r < BLOCKS), the column of 4 pixels
+// x = li % 8, and keeps their backward state (T, R, upstream gradients, last contributor) in vec4 registers, one
+// lane per row. The per-block code between the //@EACH_BLOCK and //@END marker lines is repeated by the host for
+// r = 0..BLOCKS-1 (the token BLK becomes r), so every block lives in its own variables (no indexed private
+// arrays, which software adapters keep in memory).
 //
-// Per pixel and contributing entry j (alpha_j, colour c_j incl. extra channels, upstream g = dL/d(colour)):
+// The tile's list is walked back to front from the largest last-contributor index in batches of up to KB
+// entries staged in workgroup memory (mean, conic, opacity, colour, extra channels and the 8-bit mask of the
+// blocks each entry's alpha >= 1/255 ellipse can reach, as in blend.wgsl). For each entry (back to front), every
+// invocation updates its pixels exactly like the 3DGS backward pass (per pixel and contributing entry j with
+// alpha_j, colour c_j incl. extra channels, upstream g = dL/d(colour)):
 //   T_j = T_{j+1} / (1 - alpha_j),  dL/dc_j += alpha_j T_j g,
-//   dL/dalpha_j = T_j (g . c_j) - R / (1 - alpha_j),  R += (g . c_j) alpha_j T_j.
+//   dL/dalpha_j = T_j (g . c_j) - R / (1 - alpha_j),  R += (g . c_j) alpha_j T_j
+// (R starts at T_final (g . background) - dL/dalpha_pixel T_final; entries at or behind a pixel's last
+// contributor and entries with alpha < 1/255 are skipped, as in the forward), sums the entry's gradients over its
+// pixels and writes that partial sum (SLOTS vec4f) to workgroup memory. After the batch the invocations reduce
+// the NT partials of each (entry, slot) and add the totals once per (tile, entry) into the per-(view, Gaussian)
+// buffer with a compare-and-swap loop on atomic<u32> (no float atomics needed). Two barriers per batch.
 //
 // Buffers:
 //   proj       [V * N, 16] f32         projected records (gaussian_common.wgsl)
@@ -24,6 +31,9 @@
 //   grad2d     [V * N, 12] f32 bits    += dmean2d (2), dconic (3), dopacity (1), dcolour (3),
 //                                      sum of |per-pixel dmean2d| (2), unused (1)
 //   dExtras    [N, NC] f32 bits        += dL/d(extra channels) (the caller's gradient tensor)
+// Workgroup memory: KB * (3 + NC4) vec4f staging + PART = KB * NT * SLOTS vec4f partial sums, where the partial
+// slots of an entry are (dmean x, y, |dmean| x, y), (dconic a, b, c, dopacity), (dcolour rgb, 0) and NC4 groups of
+// 4 extra-channel gradients.
 // Uniform: Frame.
 
 @group(0) @binding(0) var<storage, read> proj: array<f32>;
@@ -36,17 +46,40 @@
 @group(0) @binding(7) var<storage, read_write> d_extras: array<atomic<u32>>;
 @group(0) @binding(8) var<uniform> fr: Frame;
 
-const BATCH: u32 = 256u;
-const MAX_SPT: u32 = 8u;
-override SPT: u32 = 4u;          // entries per invocation (1, 2, 4 or 8)
-override NT: u32 = 64u;          // invocations = BATCH / SPT = pixel groups
-
-var<workgroup> s_T: array<f32, 256>;
-var<workgroup> s_R: array<f32, 256>;
-var<workgroup> s_last: array<u32, 256>;
-var<workgroup> s_g: array<vec4f, 256>;
+override NT: u32 = 8u;           // invocations = 64 / BLOCKS
+override KB: u32 = 64u;          // entries per batch (chosen on the host to fit the workgroup memory)
+override SLOTS: u32 = 3u;        // partial-sum vec4f slots per entry: 3 + NC4
+override EXT_STAGE: u32 = 1u;    // max(1, KB * NC4)
+override PART: u32 = 192u;       // KB * NT * SLOTS
+var<workgroup> s_a: array<vec4f, KB>;     // mean x, y, conic a, b
+var<workgroup> s_b: array<vec4f, KB>;     // conic c, opacity, 0, block mask (bits)
+var<workgroup> s_col: array<vec4f, KB>;   // rgb, 0
+var<workgroup> s_ext: array<vec4f, EXT_STAGE>;
+var<workgroup> s_part: array<vec4f, PART>;  // [KB, NT, SLOTS]
 var<workgroup> s_max: atomic<u32>;
 var<workgroup> s_max_u: u32;
+
+// Backward state of one invocation's 4 pixels (a column) in one block; vec4 lanes are the rows.
+struct Blk {
+  T: vec4f,
+  R: vec4f,
+  gr: vec4f,
+  gg: vec4f,
+  gb: vec4f,
+  last: vec4u,
+  py: vec4f,
+  px: f32,
+  bit: u32,
+  ge: array<vec4f, MAX_EXTRA>,   // upstream extra-channel gradients, one vec4 (rows) per channel
+}
+
+// One invocation's partial gradient sums for one entry.
+struct Acc {
+  m: vec4f,    // dmean x, y, |dmean| x, y
+  c: vec4f,    // dconic a, b, c, dopacity
+  col: vec4f,  // dcolour rgb, 0
+  e: array<vec4f, MAX_EXTRA4>,
+}
 
 fn add_grad2d(k: u32, x: f32) {
   if (x == 0.0) { return; }
@@ -68,140 +101,182 @@ fn add_d_extras(k: u32, x: f32) {
   }
 }
 
+// Bits g = 0..7 of the 8x4 pixel blocks of the tile at `origin` that the entry's alpha >= ALPHA_MIN region
+// (power >= ln(ALPHA_MIN / o), an ellipse) can reach: its bounding box, widened by 0.1% + 0.01 px for rounding.
+// Same function as in blend.wgsl, so both passes skip the same entries.
+fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
+  let t = 2.0 * log(o / ALPHA_MIN);
+  if (!(t >= 0.0)) { return 0u; }
+  let det = conic.x * conic.z - conic.y * conic.y;
+  let hx = sqrt(t * conic.z / det) * 1.001 + 0.01;
+  let hy = sqrt(t * conic.x / det) * 1.001 + 0.01;
+  var mask = 0u;
+  for (var g = 0u; g < 8u; g++) {
+    let bx = origin.x + f32((g % 2u) * 8u);
+    let by = origin.y + f32((g / 2u) * 4u);
+    if (m.x + hx >= bx && m.x - hx <= bx + 7.0 && m.y + hy >= by && m.y - hy <= by + 3.0) { mask |= 1u << g; }
+  }
+  return mask;
+}
+
+// Loads the backward state of block `blk`'s column of 4 pixels owned by invocation li; returns their largest
+// last-contributor count (pixels outside the image get T = 1, zero gradients and last = 0).
+fn init_block(b: ptr<function, Blk>, blk: u32, li: u32, wid: vec3u) -> u32 {
+  let px = wid.x * TILE + (blk % 2u) * 8u + li % 8u;
+  let py0 = wid.y * TILE + (blk / 2u) * 4u;
+  (*b).px = f32(px);
+  (*b).py = vec4f(f32(py0), f32(py0 + 1u), f32(py0 + 2u), f32(py0 + 3u));
+  (*b).bit = blk;
+  var mx = 0u;
+  for (var q = 0u; q < 4u; q++) {
+    let py = py0 + q;
+    if (px < fr.width && py < fr.height) {
+      let p = (wid.z * fr.height + py) * fr.width + px;
+      let s = 8u * p;
+      (*b).gr[q] = state[s];
+      (*b).gg[q] = state[s + 1u];
+      (*b).gb[q] = state[s + 2u];
+      (*b).R[q] = state[s + 3u];
+      (*b).T[q] = state[s + 4u];
+      (*b).last[q] = u32(state[s + 5u]);
+      for (var c = 0u; c < NC; c++) { (*b).ge[c][q] = d_extra_img[p * NC + c]; }
+    } else {
+      (*b).T[q] = 1.0;
+    }
+    mx = max(mx, (*b).last[q]);
+  }
+  return mx;
+}
+
+// One entry at list position pos over the 4 pixels of a block; adds this block's share of the entry's
+// gradients to `acc`.
+fn block_backward(b: ptr<function, Blk>, acc: ptr<function, Acc>, a: vec4f, bb: vec4f, col: vec3f, k: u32,
+                  pos: u32) {
+  if (((bitcast<u32>(bb.w) >> (*b).bit) & 1u) == 0u) { return; }
+  let dx = a.x - (*b).px;
+  let dy = vec4f(a.y) - (*b).py;
+  let power = -0.5 * (a.z * dx * dx + bb.x * dy * dy) - a.w * dx * dy;
+  let G = exp(power);
+  let a0 = bb.y * G;
+  let alpha = min(vec4f(ALPHA_MAX), a0);
+  let ok = (vec4u(pos) < (*b).last) & (power <= vec4f(0.0)) & (alpha >= vec4f(ALPHA_MIN));
+  if (!any(ok)) { return; }
+  let om = 1.0 - alpha;
+  let Tj = (*b).T / om;
+  let w = select(vec4f(0.0), alpha * Tj, ok);
+  var gc = (*b).gr * col.x + (*b).gg * col.y + (*b).gb * col.z;
+  (*acc).col += vec4f(dot(w, (*b).gr), dot(w, (*b).gg), dot(w, (*b).gb), 0.0);
+  for (var c4 = 0u; c4 < NC4; c4++) {
+    let ce = s_ext[k * NC4 + c4];
+    var de = vec4f(0.0);
+    for (var q = 0u; q < 4u; q++) {
+      let c = 4u * c4 + q;
+      if (c < NC) {
+        gc += (*b).ge[c] * ce[q];
+        de[q] = dot(w, (*b).ge[c]);
+      }
+    }
+    (*acc).e[c4] += de;
+  }
+  let d_alpha = Tj * gc - (*b).R / om;
+  (*b).R = select((*b).R, (*b).R + gc * w, ok);
+  (*b).T = select((*b).T, Tj, ok);
+  let geo = ok & (a0 < vec4f(ALPHA_MAX));
+  let dp = select(vec4f(0.0), alpha * d_alpha, geo);
+  let one = vec4f(1.0);
+  let gx = -dp * (a.z * dx + a.w * dy);
+  let gy = -dp * (a.w * dx + bb.x * dy);
+  (*acc).m += vec4f(dot(gx, one), dot(gy, one), dot(abs(gx), one), dot(abs(gy), one));
+  (*acc).c += vec4f(-0.5 * dx * dx * dot(dp, one), -dx * dot(dp, dy), -0.5 * dot(dp, dy * dy),
+                    dot(select(vec4f(0.0), G * d_alpha, geo), one));
+}
+
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let v = wid.z;
   let tile = (v * fr.tiles_y + wid.y) * fr.tiles_x + wid.x;
   let start = ranges[2u * tile];
-  for (var pl = li; pl < 256u; pl += NT) {
-    let px = wid.x * TILE + pl % TILE;
-    let py = wid.y * TILE + pl / TILE;
-    if (px < fr.width && py < fr.height) {
-      let b = 8u * ((v * fr.height + py) * fr.width + px);
-      s_g[pl] = vec4f(state[b], state[b + 1u], state[b + 2u], 0.0);
-      s_R[pl] = state[b + 3u];
-      s_T[pl] = state[b + 4u];
-      s_last[pl] = u32(state[b + 5u]);
-    } else {
-      s_g[pl] = vec4f(0.0);
-      s_R[pl] = 0.0;
-      s_T[pl] = 1.0;
-      s_last[pl] = 0u;
-    }
-    atomicMax(&s_max, s_last[pl]);
-  }
+  let origin = vec2f(f32(wid.x * TILE), f32(wid.y * TILE));
+  let g0 = li / 8u;
+  var my_last = 0u;
+//@EACH_BLOCK
+  var b_BLK: Blk;
+  my_last = max(my_last, init_block(&b_BLK, g0 + BLK * (NT / 8u), li, wid));
+//@END
+  atomicMax(&s_max, my_last);
   workgroupBarrier();
   if (li == 0u) { s_max_u = atomicLoad(&s_max); }
   var hi = workgroupUniformLoad(&s_max_u);
   while (hi > 0u) {
-    let lo = select(0u, hi - BATCH, hi > BATCH);
-    let nb = hi - lo;
-    let first = li * SPT;
-    var mine = 0u;
-    if (first < nb) { mine = min(SPT, nb - first); }
-    // Loop-local arrays carry explicit zero initializers: some compilers hoist a plain `var x: T;` out of the
-    // loop and zero it only once, which would leak one batch's gradients into the next.
-    var xy = array<vec2f, MAX_SPT>();
-    var cov = array<vec4f, MAX_SPT>();   // conic a, b, c, opacity
-    var col = array<vec3f, MAX_SPT>();
-    var ids = array<u32, MAX_SPT>();
-    var d_mean = array<vec2f, MAX_SPT>();
-    var d_abs = array<vec2f, MAX_SPT>();
-    var d_cov = array<vec4f, MAX_SPT>(); // conic a, b, c, opacity
-    var d_col = array<vec3f, MAX_SPT>();
-    var ce = array<vec4f, MAX_SPT * MAX_EXTRA4>();   // extra channels in zero-padded groups of 4
-    var de = array<vec4f, MAX_SPT * MAX_EXTRA4>();
-    for (var r = 0u; r < mine; r++) {
-      let i = pair_vals[start + hi - 1u - first - r];
-      ids[r] = i;
-      let n = i - (i / fr.n) * fr.n;
+    let lo = select(0u, hi - KB, hi > KB);
+    let cnt = hi - lo;
+    for (var e = li; e < cnt; e += NT) {
+      let i = pair_vals[start + lo + e];
       let base = i * PROJ_STRIDE;
-      xy[r] = vec2f(proj[base], proj[base + 1u]);
-      cov[r] = vec4f(proj[base + 2u], proj[base + 3u], proj[base + 4u], proj[base + 5u]);
-      col[r] = vec3f(proj[base + 8u], proj[base + 9u], proj[base + 10u]);
-      for (var c4 = 0u; c4 < NC4; c4++) {
-        var e = vec4f(0.0);
-        for (var q = 0u; q < 4u; q++) {
-          if (4u * c4 + q < NC) { e[q] = extras[n * NC + 4u * c4 + q]; }
-        }
-        ce[r * MAX_EXTRA4 + c4] = e;
-      }
-    }
-    let workers = (nb + SPT - 1u) / SPT;
-    let steps = workers + NT - 1u;
-    for (var s = 0u; s < steps; s++) {
-      if (mine > 0u && s >= li && s - li < NT) {
-        for (var k = 0u; k < SPT; k++) {
-          let pl = (s - li) * SPT + k;
-          let last = s_last[pl];
-          if (hi - first - mine >= last) { continue; } // all of this thread's entries are behind the last
-          let pxl = wid.x * TILE + pl % TILE;
-          let pyl = wid.y * TILE + pl / TILE;
-          let pix = vec2f(f32(pxl), f32(pyl));
-          var T = s_T[pl];
-          var R = s_R[pl];
-          let gp = s_g[pl].xyz;
-          let pp = ((v * fr.height + pyl) * fr.width + pxl) * NC;
-          var ge = array<vec4f, MAX_EXTRA4>();
-          for (var c4 = 0u; c4 < NC4; c4++) {
-            var e = vec4f(0.0);
-            for (var q = 0u; q < 4u; q++) {
-              if (4u * c4 + q < NC) { e[q] = d_extra_img[pp + 4u * c4 + q]; }
-            }
-            ge[c4] = e;
-          }
-          // Constant trip count (MAX_SPT = SPT, substituted by the host) so the per-entry arrays stay in registers.
-          for (var r = 0u; r < MAX_SPT; r++) {
-            if (r >= mine || hi - 1u - first - r >= last) { continue; }
-            let d = xy[r] - pix;
-            let cv = cov[r];
-            let power = -0.5 * (cv.x * d.x * d.x + cv.z * d.y * d.y) - cv.y * d.x * d.y;
-            if (power > 0.0) { continue; }
-            let G = exp(power);
-            let a0 = cv.w * G;
-            let alpha = min(ALPHA_MAX, a0);
-            if (alpha < ALPHA_MIN) { continue; }
-            let Tj = T / (1.0 - alpha);
-            let w = alpha * Tj;
-            var gc = dot(gp, col[r]);
-            d_col[r] += w * gp;
-            for (var c4 = 0u; c4 < NC4; c4++) {
-              gc += dot(ge[c4], ce[r * MAX_EXTRA4 + c4]);
-              de[r * MAX_EXTRA4 + c4] += w * ge[c4];
-            }
-            let d_alpha = Tj * gc - R / (1.0 - alpha);
-            R += gc * w;
-            T = Tj;
-            if (a0 < ALPHA_MAX) {
-              let dp = alpha * d_alpha;
-              d_cov[r] += vec4f(dp * vec3f(-0.5 * d.x * d.x, -d.x * d.y, -0.5 * d.y * d.y), G * d_alpha);
-              let gm = -dp * vec2f(cv.x * d.x + cv.y * d.y, cv.y * d.x + cv.z * d.y);
-              d_mean[r] += gm;
-              d_abs[r] += abs(gm);
-            }
-          }
-          s_T[pl] = T;
-          s_R[pl] = R;
-        }
-      }
-      workgroupBarrier();
-    }
-    for (var r = 0u; r < mine; r++) {
-      let i = ids[r];
-      let gb = i * GRAD2D_STRIDE;
-      add_grad2d(gb, d_mean[r].x);
-      add_grad2d(gb + 1u, d_mean[r].y);
-      add_grad2d(gb + 2u, d_cov[r].x);
-      add_grad2d(gb + 3u, d_cov[r].y);
-      add_grad2d(gb + 4u, d_cov[r].z);
-      add_grad2d(gb + 5u, d_cov[r].w);
-      add_grad2d(gb + 6u, d_col[r].x);
-      add_grad2d(gb + 7u, d_col[r].y);
-      add_grad2d(gb + 8u, d_col[r].z);
-      add_grad2d(gb + 9u, d_abs[r].x);
-      add_grad2d(gb + 10u, d_abs[r].y);
+      let m = vec2f(proj[base], proj[base + 1u]);
+      let co = vec3f(proj[base + 2u], proj[base + 3u], proj[base + 4u]);
+      let o = proj[base + 5u];
+      s_a[e] = vec4f(m, co.x, co.y);
+      s_b[e] = vec4f(co.z, o, 0.0, bitcast<f32>(block_mask(m, co, o, origin)));
+      s_col[e] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], 0.0);
       let n = i - (i / fr.n) * fr.n;
-      for (var c = 0u; c < NC; c++) { add_d_extras(n * NC + c, de[r * MAX_EXTRA4 + c / 4u][c % 4u]); }
+      for (var c4 = 0u; c4 < NC4; c4++) {
+        var x = vec4f(0.0);
+        for (var q = 0u; q < 4u; q++) {
+          let c = 4u * c4 + q;
+          if (c < NC) { x[q] = extras[n * NC + c]; }
+        }
+        s_ext[e * NC4 + c4] = x;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < cnt; kk++) {
+      let k = cnt - 1u - kk;
+      let pos = lo + k;
+      var acc = Acc();
+      if (pos < my_last) {
+        let a = s_a[k];
+        let bb = s_b[k];
+        let col = s_col[k].xyz;
+//@EACH_BLOCK
+        block_backward(&b_BLK, &acc, a, bb, col, k, pos);
+//@END
+      }
+      let pb = (k * NT + li) * SLOTS;
+      s_part[pb] = acc.m;
+      s_part[pb + 1u] = acc.c;
+      s_part[pb + 2u] = acc.col;
+      for (var c4 = 0u; c4 < NC4; c4++) { s_part[pb + 3u + c4] = acc.e[c4]; }
+    }
+    workgroupBarrier();
+    for (var e = li; e < cnt * SLOTS; e += NT) {
+      let k = e / SLOTS;
+      let slot = e - k * SLOTS;
+      var sum = vec4f(0.0);
+      for (var t = 0u; t < NT; t++) { sum += s_part[(k * NT + t) * SLOTS + slot]; }
+      let i = pair_vals[start + lo + k];
+      let gb = i * GRAD2D_STRIDE;
+      if (slot == 0u) {
+        add_grad2d(gb, sum.x);
+        add_grad2d(gb + 1u, sum.y);
+        add_grad2d(gb + 9u, sum.z);
+        add_grad2d(gb + 10u, sum.w);
+      } else if (slot == 1u) {
+        add_grad2d(gb + 2u, sum.x);
+        add_grad2d(gb + 3u, sum.y);
+        add_grad2d(gb + 4u, sum.z);
+        add_grad2d(gb + 5u, sum.w);
+      } else if (slot == 2u) {
+        add_grad2d(gb + 6u, sum.x);
+        add_grad2d(gb + 7u, sum.y);
+        add_grad2d(gb + 8u, sum.z);
+      } else {
+        let n = i - (i / fr.n) * fr.n;
+        let c0 = 4u * (slot - 3u);
+        for (var q = 0u; q < 4u; q++) {
+          if (c0 + q < NC) { add_d_extras(n * NC + c0 + q, sum[q]); }
+        }
+      }
     }
     hi = lo;
   }

@@ -14,13 +14,22 @@ const HEADER_WORDS = 12;
 
 /**
  * Full WGSL source of a rasterizer kernel: the shared declarations followed by the kernel, with the private-array
- * bounds MAX_EXTRA and MAX_SPT rewritten to this pipeline's extra-channel count and backward entries per
- * invocation (WGSL private arrays cannot be sized by override constants; tight bounds keep them in registers).
+ * bound MAX_EXTRA rewritten to this pipeline's extra-channel count (WGSL private arrays cannot be sized by
+ * override constants; tight bounds keep them small) and every block of lines between `//@EACH_BLOCK` and `//@END`
+ * repeated `blocks` times with the token BLK replaced by 0, 1, ... (per-block variables instead of indexed
+ * private arrays, which software adapters keep in memory).
  */
-export function kernelSource(kernel: string, extraChannels: number, splatsPerThread: number): string {
+export function kernelSource(kernel: string, extraChannels: number, blocks: number): string {
   const src = `${common}\n${kernel}`
     .replace("const MAX_EXTRA: u32 = 32u;", `const MAX_EXTRA: u32 = ${Math.max(1, extraChannels)}u;`)
-    .replace("const MAX_SPT: u32 = 8u;", `const MAX_SPT: u32 = ${splatsPerThread}u;`);
+    .replace(/^\/\/@EACH_BLOCK\n([\s\S]*?)^\/\/@END\n/gm, (_m, body: string) => {
+      let out = "";
+      for (let r = 0; r < blocks; r++) out += body.replaceAll("BLK", String(r));
+      return out;
+    });
+  if (/^\/\/@(EACH_BLOCK|END)$/m.test(src)) {
+    throw new Error("rasterizer kernel: unbalanced //@EACH_BLOCK marker");
+  }
   return src;
 }
 

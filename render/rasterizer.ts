@@ -45,11 +45,11 @@ export interface RasterizerConfig {
   /** Background colour of the RGB output (extra channels have background 0). Default black. */
   background?: readonly number[];
   /**
-   * Tile-list entries each invocation of the backward blend owns (1, 2, 4 or 8; the workgroup has 256 / this
-   * invocations). More means fewer barriers and fewer, busier invocations. Default 8 on software adapters, 2 on
-   * GPUs.
+   * 8x4-pixel blocks each invocation of the backward blend owns (1, 2, 4 or 8 of a tile's 8; the workgroup has
+   * 64 / this invocations). More means fewer partial sums to reduce per entry and fewer barriers, fewer
+   * invocations. Default 8 on software adapters (one SIMD group per tile), 1 on GPUs.
    */
-  backwardSplatsPerThread?: number;
+  backwardBlocksPerThread?: number;
 }
 
 /** The Gaussian parameters of one render (the rasterizer only reads them). */
@@ -109,7 +109,7 @@ export class GaussianRasterizer {
   readonly extraChannels: number;
   readonly background: readonly number[];
   readonly pool: TensorPool;
-  readonly backwardSplatsPerThread: number;
+  readonly backwardBlocksPerThread: number;
   #dummy: Tensor;
 
   constructor(gpu: Gpu, cfg: RasterizerConfig) {
@@ -124,16 +124,16 @@ export class GaussianRasterizer {
     this.extraChannels = cfg.extraChannels;
     this.background = cfg.background ?? [0, 0, 0];
     this.pool = new TensorPool(gpu);
-    this.backwardSplatsPerThread = cfg.backwardSplatsPerThread ?? (gpu.isSoftware ? 8 : 2);
-    if (![1, 2, 4, 8].includes(this.backwardSplatsPerThread)) {
-      throw new Error("backwardSplatsPerThread must be 1, 2, 4 or 8");
+    this.backwardBlocksPerThread = cfg.backwardBlocksPerThread ?? (gpu.isSoftware ? 8 : 1);
+    if (![1, 2, 4, 8].includes(this.backwardBlocksPerThread)) {
+      throw new Error("backwardBlocksPerThread must be 1, 2, 4 or 8");
     }
     this.#dummy = Tensor.empty(gpu, [4], "f32", "raster.dummy");
   }
 
   /** Pipeline of a rasterizer kernel, specialized for this SH degree and channel count. */
   pipeline(src: string, constants: Record<string, number> = {}, label = "raster"): GPUComputePipeline {
-    return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.backwardSplatsPerThread), "main", {
+    return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.backwardBlocksPerThread), "main", {
       SH_K: this.shK,
       NC: this.extraChannels,
       NC4: Math.ceil(this.extraChannels / 4),
@@ -149,6 +149,18 @@ export class GaussianRasterizer {
     const bytes = 48 + 16 * Math.ceil(this.extraChannels / 4);
     let b = 256;
     while (b > 16 && b * bytes > this.gpu.limits.maxComputeWorkgroupStorageSize) b /= 2;
+    return b;
+  }
+
+  /**
+   * Entries the backward blend stages per batch: the largest power of two <= 128 whose staging and partial sums
+   * (48 + 16 ceil(C / 4) + 16 (3 + ceil(C / 4)) * invocations bytes per entry) fit the workgroup memory.
+   */
+  get backwardBatch(): number {
+    const c4 = Math.ceil(this.extraChannels / 4);
+    const bytes = 48 + 16 * c4 + 16 * (3 + c4) * (64 / this.backwardBlocksPerThread);
+    let b = 128;
+    while (b > 1 && b * bytes + 16 > this.gpu.limits.maxComputeWorkgroupStorageSize) b /= 2;
     return b;
   }
 

@@ -116,13 +116,13 @@ Deno.test("render backward: every parameter gradient matches central differences
     }
   }
 
-  // Every backward work split (entries per invocation) gives the same gradients.
-  for (const spt of [1, 2, 4, 8]) {
+  // Every backward work split (pixel blocks per invocation) gives the same gradients.
+  for (const blocks of [1, 2, 4, 8]) {
     const r2 = new GaussianRasterizer(gpu, {
       shDegree,
       extraChannels: C,
       background: bg,
-      backwardSplatsPerThread: spt,
+      backwardBlocksPerThread: blocks,
     });
     const o2 = await r2.render(g, cams);
     const g2 = Object.fromEntries(FIELDS.map((f) => [f, Tensor.empty(gpu, [grads[f].size])])) as Record<
@@ -137,7 +137,7 @@ Deno.test("render backward: every parameter gradient matches central differences
       assertClose(got, want, {
         atol: 1e-5 * scale,
         rtol: 1e-4,
-        what: `${field} with ${spt} entries per invocation`,
+        what: `${field} with ${blocks} pixel blocks per invocation`,
       });
       g2[field].destroy();
     }
