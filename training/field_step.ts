@@ -1,7 +1,8 @@
 /**
  * The forward field's part of one training step (trainer.ts): dx_F = F(x_c, 0, z) for the Gaussians' centres,
  * and, when F is fine-tuned jointly, F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
- * |F + B(x_c + F, z)|^2 over the centres (B frozen), so F stays consistent with B.
+ * |F + B(x_c + F, z)|^2 over the centres (B frozen), so F stays consistent with B. Without B (the "no
+ * distillation" ablation) F is trained by the photometric gradient alone.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -17,8 +18,8 @@ export class FieldStep {
   #acts: ForwardFieldActivations | null = null;
 
   /**
-   * Records F at the centres `means` [N, 3] for expression `z`; keeps the activations when `prior` is given
-   * (F is fine-tuned with the cycle loss through B).
+   * Records F at the centres `means` [N, 3] for expression `z`; keeps the activations when `train` (default:
+   * when `prior` is given; F is fine-tuned, with the cycle loss through B when there is one).
    */
   constructor(
     gpu: Gpu,
@@ -26,10 +27,11 @@ export class FieldStep {
     readonly prior: ExpressionPrior | null,
     readonly means: Tensor,
     readonly z: Float32Array,
+    train = prior !== null,
   ) {
     this.gpu = gpu;
     this.dx = Tensor.empty(gpu, [means.size / 3, 3], "f32", "trainer.dxF");
-    if (prior) this.#acts = field.forwardTrain(means, null, z, this.dx);
+    if (train) this.#acts = field.forwardTrain(means, null, z, this.dx);
     else field.evaluate(means, null, z, this.dx);
   }
 
@@ -40,12 +42,13 @@ export class FieldStep {
 
   /**
    * Records F's backward from `dDx` and the weighted cycle loss (F's gradients accumulate); returns the mean
-   * cycle residual read through `values`. Only when `tuned`.
+   * cycle residual read through `values` (0 without B). Only when `tuned`.
    */
   async backward(dDx: Tensor, cycleWeight: number, values: StepValues): Promise<number> {
-    if (!this.#acts || !this.prior) throw new Error("FieldStep.backward: F is not fine-tuned");
+    if (!this.#acts) throw new Error("FieldStep.backward: F is not fine-tuned");
     this.field.backward(this.#acts, dDx);
     this.#acts = null;
+    if (!this.prior) return 0;
     const code = Tensor.from(this.gpu, this.z, undefined, "trainer.code");
     const sq = recordCycleLoss(this.field, this.prior, {
       points: this.means,

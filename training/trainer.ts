@@ -13,7 +13,10 @@
  *      with `fieldLr` > 0 also F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
  *      |F + B(x_c + F, z)|^2 over the Gaussians' centres (B frozen), so F is fine-tuned while staying consistent.
  *
- * Without F (priorSteps = distillSteps = 0) dx_F is zero and the detail network G does all the deformation.
+ * Without F (priorSteps = distillSteps = 0) dx_F is zero and the detail network G does all the deformation; with
+ * `fieldLr` > 0 but no B, F starts at zero and is learned only photometrically (the "no distillation" ablation).
+ * With `deformation: "mesh"` (the mesh-rigged baseline, mesh_rigged.ts) the rig's displacement at each Gaussian's
+ * triangle replaces dx_F, the triangle's rotation turns the posed quaternions, and G is frozen at zero output.
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with
  * `on`; `pause`, `resume` and `stop` control a running loop. No file access here: run_folder.ts writes files.
  * Helpers: field_step.ts (F's part of a step), step_values.ts (the scalars read back), posed_grad_buffers.ts,
@@ -29,6 +32,7 @@ import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { ForwardField } from "./distill.ts";
 import { FieldStep } from "./field_step.ts";
+import { type MeshDeformation, MeshRig } from "./mesh_rigged.ts";
 import { Densifier } from "./densifier.ts";
 import { LaplacianTerms } from "./laplacian_terms.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
@@ -84,6 +88,8 @@ export class Trainer {
   #lastGood: TrainState | null = null;
   #grads: PosedGradBuffers;
   #values: StepValues;
+  /** The mesh-rigged baseline's rig (config `deformation: "mesh"`), else null. */
+  #mesh: MeshRig | null;
   /** Adaptive density control (null with `densify` off). */
   readonly densifier: Densifier | null;
   #lap: LaplacianTerms;
@@ -124,6 +130,7 @@ export class Trainer {
     }
     this.#grads = new PosedGradBuffers(gpu);
     this.#values = new StepValues(gpu);
+    this.#mesh = config.deformation === "mesh" ? new MeshRig(gpu, inputs.rig) : null;
     this.densifier = config.densify ? new Densifier(gpu, config, avatar.count, this.sceneScale) : null;
     this.#lap = new LaplacianTerms(gpu, {
       k: config.laplacianK,
@@ -147,7 +154,7 @@ export class Trainer {
       for (const l of inputs.listeners ?? []) await l(e);
     };
     const { avatar, field, prior, report } = await buildModels(gpu, inputs, config, emit);
-    if (config.fieldLr > 0 && field && !prior) {
+    if (config.fieldLr > 0 && field && !prior && config.priorSteps > 0) {
       throw new Error("Trainer: fine-tuning F (fieldLr > 0) needs B, which the resumed state does not hold");
     }
     const t = new Trainer(gpu, inputs, config, avatar, field, prior, report);
@@ -156,9 +163,9 @@ export class Trainer {
     return t;
   }
 
-  /** Whether F is fine-tuned jointly (it has a learning rate and B is kept). */
+  /** Whether F is fine-tuned jointly (it has a learning rate and B is kept, or there is no B at all). */
   get #fineTunes(): boolean {
-    return this.config.fieldLr > 0 && !!this.field && !!this.prior;
+    return this.config.fieldLr > 0 && !!this.field && (!!this.prior || this.config.priorSteps === 0);
   }
 
   /** Adds an event listener (awaited in order for every event). */
@@ -197,15 +204,26 @@ export class Trainer {
 
   /** dx_F for `z` (null without F; with `train`, F's backward is kept when F is fine-tuned); release it. */
   #fieldStep(z: Float32Array, train: boolean): FieldStep | null {
-    const prior = train && this.#fineTunes ? this.prior : null;
-    return this.field ? new FieldStep(this.gpu, this.field, prior, this.avatar.params.means, z) : null;
+    const tuned = train && this.#fineTunes;
+    return this.field
+      ? new FieldStep(this.gpu, this.field, tuned ? this.prior : null, this.avatar.params.means, z, tuned)
+      : null;
+  }
+
+  /** The mesh-rigged baseline's offsets and rotations for `z` (null in NPGA mode); destroy them. */
+  async #meshStep(z: Float32Array): Promise<MeshDeformation | null> {
+    if (!this.#mesh) return null;
+    await this.#mesh.follow(this.avatar.params.means);
+    return this.#mesh.deform(z);
   }
 
   /** Renders `frames` (one timestep) with the current avatar, no training state kept. */
   async render(frames: Frame[]): Promise<{ rgb: Tensor; release(): void }> {
     const z = this.expression(frames[0].timestep);
     const fs = this.#fieldStep(z, false);
-    const posed = this.avatar.pose(z, fs?.dx, false);
+    const md = await this.#meshStep(z);
+    const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, false);
+    if (md) this.#mesh!.rotate(md.rot, posed.quats);
     const out = await this.raster.render(posed, frameCameras(frames));
     return {
       rgb: out.rgb,
@@ -213,6 +231,7 @@ export class Trainer {
         out.destroy();
         posed.destroy();
         fs?.release();
+        md?.destroy();
       },
     };
   }
@@ -222,7 +241,9 @@ export class Trainer {
     const batch = this.#sampler.batch(this.config.seed, this.step, this.#salt);
     const z = this.expression(batch.timestep);
     const fs = this.#fieldStep(z, true);
-    const posed = this.avatar.pose(z, fs?.dx, true);
+    const md = await this.#meshStep(z);
+    const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, true);
+    if (md) this.#mesh!.rotate(md.rot, posed.quats);
     const out = await this.raster.render(posed, frameCameras(batch.frames));
     const { width, height } = this.#sampler.size;
     const shape = { views: batch.frames.length, height, width, channels: 3 };
@@ -241,6 +262,7 @@ export class Trainer {
       const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
       this.raster.backward(posed, out, { rgb: res.grad }, { ...pg, densify: this.densifier?.stepBuffer() });
       this.densifier?.accumulate();
+      if (md) this.#mesh!.rotateBackward(md.rot, pg.quats);
       const dDx = this.avatar.backward(posed, pg, false, this.#lap.addDynamicsGrad);
       this.#lap.addFeatureGrad(this.avatar);
       if (fs?.tuned) losses.cycle = await fs.backward(dDx, this.config.cycleWeight, this.#values);
@@ -249,9 +271,11 @@ export class Trainer {
       const f = this.config.lrScale * this.#lrFactor;
       for (const name of this.#adam.groupNames) this.#adam.setLr(name, this.#adam.group(name).lr * f);
       if (this.#fineTunes) this.#adam.setLr("field", this.config.fieldLr * f);
+      if (this.#mesh) this.#adam.setLr("detail", 0);
       this.#adam.step();
     }
     fs?.release();
+    md?.destroy();
     this.#lap.release();
     out.destroy();
     posed.destroy();
@@ -403,6 +427,7 @@ export class Trainer {
   destroy(): void {
     this.#grads.destroy();
     this.#values.destroy();
+    this.#mesh?.destroy();
     this.densifier?.destroy();
     this.#lap.destroy();
     this.#adam.destroy();

@@ -52,6 +52,11 @@ export interface TrainerConfig {
   maxRollbacks: number;
   /** Emit a progress event every this many steps. */
   logEvery: number;
+  /**
+   * How the Gaussians follow the expression: "npga" (forward field F + detail network G) or "mesh" (the mesh-rigged
+   * baseline, mesh_rigged.ts: attached to the rig's triangles and moved by its blendshapes; no F, G frozen at 0).
+   */
+  deformation: "npga" | "mesh";
   /** Adaptive density control on/off (densifier.ts, density_control.ts). */
   densify: boolean;
   /** Mean-gradient normalization: by the views where a Gaussian contributed ("dynamic") or was in view ("basic"). */
@@ -111,6 +116,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     maxBadSteps: 3,
     maxRollbacks: 5,
     logEvery: 10,
+    deformation: "npga",
     densify: true,
     densityMode: "dynamic",
     densifyEvery: 0,
@@ -137,7 +143,7 @@ const NUM = (min: number, max?: number): Rule => ({ min, max, integer: false });
 type NumericKey = {
   [K in keyof TrainerConfig]: TrainerConfig[K] extends number ? K : never;
 }[keyof TrainerConfig];
-const OTHER_KEYS = ["densify", "densityMode"];
+const OTHER_KEYS = ["densify", "densityMode", "deformation"];
 
 const RULES: Record<NumericKey, Rule> = {
   iters: INT(1),
@@ -205,6 +211,14 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
   if (c.maxGaussians > 0 && c.maxGaussians < c.gaussians) {
     throw new Error(
       `config.maxGaussians (${c.maxGaussians}) must be at least config.gaussians (${c.gaussians}), or 0`,
+    );
+  }
+  if (c.deformation !== "npga" && c.deformation !== "mesh") {
+    throw new Error(`config.deformation must be "npga" or "mesh", got ${JSON.stringify(c.deformation)}`);
+  }
+  if (c.deformation === "mesh" && (c.priorSteps > 0 || c.fieldLr > 0)) {
+    throw new Error(
+      'config: deformation "mesh" uses no forward field; set priorSteps, distillSteps and fieldLr to 0',
     );
   }
   if (c.l1Weight + c.ssimWeight <= 0) throw new Error("config: l1Weight + ssimWeight must be positive");

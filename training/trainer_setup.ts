@@ -1,13 +1,16 @@
 /**
  * The models a training run starts from (trainer.ts `Trainer.create`): the expression prior B fitted on the rig
  * and the forward field F distilled from it (reported as phase events), and the avatar initialized from the rig's
- * neutral surface; or, when resuming, the same rebuilt from a checkpoint's state.
+ * neutral surface; or, when resuming, the same rebuilt from a checkpoint's state. Without B (priorSteps 0) but
+ * with `fieldLr` > 0, F starts as the zero field and is learned only photometrically (the "no distillation"
+ * ablation).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
 import { type Avatar, avatarFromCloud, type AvatarOptions } from "./avatar.ts";
 import { initAvatarFromRig } from "./avatar_init.ts";
-import { distillForward, ForwardField } from "./distill.ts";
+import { headFrame } from "./deform_inputs.ts";
+import { distillForward, FEATURE_DIM, ForwardField } from "./distill.ts";
 import { ExpressionPrior, trainPrior } from "./prior.ts";
 import type { FieldReport, TrainerEvent, TrainerInputs } from "./trainer_events.ts";
 import type { TrainerConfig } from "./trainer_config.ts";
@@ -100,6 +103,21 @@ export async function buildModels(
         } codes (p95 ${pct(d.residual.cycleP95)}), error vs. the rig ${pct(d.residual.rigMean)} (zero field ${
           pct(d.residual.zeroMean)
         })`,
+      });
+    } else if (config.fieldLr > 0) {
+      // No distillation: F starts as the zero field (zero last layer) and is learned only photometrically.
+      field = new ForwardField(gpu, {
+        frame: headFrame(rig),
+        codeDim: ds.expressionDim,
+        featureDim: FEATURE_DIM,
+        width: config.fieldWidth,
+        layers: 6,
+      });
+      field.mlp.init(config.seed, { lastLayerScale: 0 });
+      await emit({
+        kind: "phase",
+        phase: "init",
+        message: `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
       });
     }
     avatar = (await initAvatarFromRig(gpu, rig, {
