@@ -117,7 +117,8 @@ export async function buildModels(
       await emit({
         kind: "phase",
         phase: "init",
-        message: `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
+        message:
+          `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
       });
     }
     avatar = (await initAvatarFromRig(gpu, rig, {
