@@ -1,16 +1,18 @@
-// Forward alpha blending: one workgroup of 64 invocations per (tile, view); grid [tilesX, tilesY, V].
+// Forward alpha blending: one workgroup of NT = 64 / BLOCKS invocations per (tile, view); grid [tilesX, tilesY, V].
 //
-// Pixel layout: invocation li belongs to SIMD-friendly group g = li / 8 (8 consecutive invocations), which owns
-// the 8x4 pixel block at tile offset ((g % 2) * 8, (g / 2) * 4); invocation li owns the column of 4 pixels
-// x = (g % 2) * 8 + li % 8, y = (g / 2) * 4 + 0..3 and keeps their state in vec4 registers (one lane per row).
-// Each staged entry is loaded once per invocation and applied to its 4 pixels, which amortizes the workgroup
-// memory loads (on software adapters a load costs more than the blend arithmetic). Entries are staged in
-// workgroup memory in batches of BATCH (<= 256, chosen on the host so the staging fits the workgroup memory
-// limit) with a conservative 8-bit mask of the pixel blocks their alpha >= 1/255 ellipse can reach, so a group
-// skips entries that cannot touch its block without evaluating them (results are unchanged: those entries fail
-// the alpha test anyway). alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0)
-// are skipped; a pixel stops before an entry that would take its transmittance below 1e-4; the workgroup stops
-// after the batch in which all of its pixels stopped.
+// Pixels: the 16x16 tile is 8 blocks of 8x4 pixels (block g at tile offset ((g % 2) * 8, (g / 2) * 4)).
+// Invocation li owns, in each of its BLOCKS blocks g = li / 8 + r * NT / 8 (r < BLOCKS), the column of 4 pixels
+// x = li % 8 and keeps their state in vec4 registers (one lane per row). The per-block code between the
+// //@EACH_BLOCK and //@END marker lines is repeated by the host for r = 0..BLOCKS-1 (the token BLK becomes r).
+// Each staged entry is loaded once per invocation and applied to all of its pixels, which amortizes the
+// workgroup memory loads (on software adapters a load costs more than the blend arithmetic; the default there is
+// one 8-wide SIMD group per tile owning all 8 blocks). Entries are staged in workgroup memory in batches of BATCH
+// (<= 256, chosen on the host so the staging fits the workgroup memory limit) with a conservative 8-bit mask of
+// the blocks their alpha >= 1/255 ellipse can reach, so a block skips entries that cannot touch it without
+// evaluating them (results are unchanged: those entries fail the alpha test anyway).
+// alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0) are skipped; a pixel stops
+// before an entry that would take its transmittance below 1e-4; an invocation stops when all of its pixels
+// stopped, the workgroup after the batch in which all invocations stopped.
 //
 // Buffers:
 //   proj     [V * N, 16] f32      projected records (gaussian_common.wgsl)
@@ -22,6 +24,7 @@
 //   aux      [V, H, W, 4] f32     output: alpha, sum of weight * depth, final T, list entries walked (last)
 // Workgroup staging per entry: 3 vec4f (mean, conic, opacity, depth, mask bits, colour) + ceil(NC / 4) vec4f.
 // Uniform: Frame.
+
 @group(0) @binding(0) var<storage, read> proj: array<f32>;
 @group(0) @binding(1) var<storage, read> pair_vals: array<u32>;
 @group(0) @binding(2) var<storage, read> ranges: array<u32>;
@@ -33,6 +36,7 @@
 
 override BATCH: u32 = 256u;
 override EXT_STAGE: u32 = 1u;
+override NT: u32 = 8u;           // invocations = 64 / BLOCKS
 var<workgroup> s_a: array<vec4f, BATCH>;     // mean x, y, conic a, b
 var<workgroup> s_b: array<vec4f, BATCH>;     // conic c, opacity, depth, block mask (bits)
 var<workgroup> s_col: array<vec4f, BATCH>;   // rgb, 0
@@ -40,8 +44,24 @@ var<workgroup> s_ext: array<vec4f, EXT_STAGE>;
 var<workgroup> s_done: atomic<u32>;
 var<workgroup> s_done_u: u32;
 
+// Blend state of one invocation's 4 pixels (a column) in one block; vec4 lanes are the rows.
+struct Blk {
+  T: vec4f,
+  cr: vec4f,
+  cg: vec4f,
+  cb: vec4f,
+  dep: vec4f,
+  last: vec4u,
+  done: vec4<bool>,
+  py: vec4f,
+  px: f32,
+  bit: u32,
+  ext: array<vec4f, MAX_EXTRA>,   // extra channels, one vec4 (rows) per channel
+}
+
 // Bits g = 0..7 of the 8x4 pixel blocks of the tile at `origin` that the entry's alpha >= ALPHA_MIN region
 // (power >= ln(ALPHA_MIN / o), an ellipse) can reach: its bounding box, widened by 0.1% + 0.01 px for rounding.
+// Same function as in blend_backward.wgsl, so both passes skip the same entries.
 fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
   let t = 2.0 * log(o / ALPHA_MIN);
   if (!(t >= 0.0)) { return 0u; }
@@ -57,32 +77,84 @@ fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
   return mask;
 }
 
-@compute @workgroup_size(64)
+fn init_block(b: ptr<function, Blk>, blk: u32, li: u32, wid: vec3u) {
+  let px = wid.x * TILE + (blk % 2u) * 8u + li % 8u;
+  let py0 = wid.y * TILE + (blk / 2u) * 4u;
+  (*b).px = f32(px);
+  let rows = vec4u(py0, py0 + 1u, py0 + 2u, py0 + 3u);
+  (*b).py = vec4f(rows);
+  (*b).bit = blk;
+  (*b).T = vec4f(1.0);
+  (*b).done = !(vec4<bool>(px < fr.width) & (rows < vec4u(fr.height)));
+}
+
+// Blends the staged entry k (list position pos) into the block's pixels.
+fn block_forward(b: ptr<function, Blk>, a: vec4f, bb: vec4f, k: u32, pos: u32) {
+  if (((bitcast<u32>(bb.w) >> (*b).bit) & 1u) == 0u || all((*b).done)) { return; }
+  let dx = a.x - (*b).px;
+  let dy = vec4f(a.y) - (*b).py;
+  let power = -0.5 * (a.z * dx * dx + bb.x * dy * dy) - a.w * dx * dy;
+  let alpha = min(vec4f(ALPHA_MAX), bb.y * exp(power));
+  let ok = !(*b).done & (power <= vec4f(0.0)) & (alpha >= vec4f(ALPHA_MIN));
+  if (!any(ok)) { return; }
+  let T = (*b).T;
+  let nt = T * (1.0 - alpha);
+  let stop = ok & (nt < vec4f(T_MIN));
+  (*b).done = (*b).done | stop;
+  let take = ok & !stop;
+  let w = select(vec4f(0.0), alpha * T, take);
+  let c = s_col[k];
+  (*b).cr += w * c.x;
+  (*b).cg += w * c.y;
+  (*b).cb += w * c.z;
+  (*b).dep += w * bb.z;
+  for (var c4 = 0u; c4 < NC4; c4++) {
+    let xe = s_ext[k * NC4 + c4];
+    for (var q = 0u; q < 4u; q++) {
+      if (4u * c4 + q < NC) { (*b).ext[4u * c4 + q] += w * xe[q]; }
+    }
+  }
+  (*b).T = select(T, nt, take);
+  (*b).last = select((*b).last, vec4u(pos + 1u), take);
+}
+
+// Writes the block's pixels inside the image.
+fn store_block(b: ptr<function, Blk>, v: u32) {
+  let px = u32((*b).px);
+  for (var q = 0u; q < 4u; q++) {
+    let py = u32((*b).py[q]);
+    if (px >= fr.width || py >= fr.height) { continue; }
+    let p = (v * fr.height + py) * fr.width + px;
+    let T = (*b).T[q];
+    rgb[3u * p] = (*b).cr[q] + T * fr.bg.x;
+    rgb[3u * p + 1u] = (*b).cg[q] + T * fr.bg.y;
+    rgb[3u * p + 2u] = (*b).cb[q] + T * fr.bg.z;
+    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = (*b).ext[c][q]; }
+    aux[4u * p] = 1.0 - T;
+    aux[4u * p + 1u] = (*b).dep[q];
+    aux[4u * p + 2u] = T;
+    aux[4u * p + 3u] = f32((*b).last[q]);
+  }
+}
+
+@compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let v = wid.z;
-  let g = li / 8u;
-  let px = wid.x * TILE + (g % 2u) * 8u + li % 8u;
-  let py0 = wid.y * TILE + (g / 2u) * 4u;
-  let rows = vec4u(py0, py0 + 1u, py0 + 2u, py0 + 3u);
-  let inside = vec4<bool>(px < fr.width) & (rows < vec4u(fr.height));
   let tile = (v * fr.tiles_y + wid.y) * fr.tiles_x + wid.x;
   let start = ranges[2u * tile];
   let end = ranges[2u * tile + 1u];
   let origin = vec2f(f32(wid.x * TILE), f32(wid.y * TILE));
-  let pxf = f32(px);
-  let pyf = vec4f(rows);
-  var T = vec4f(1.0);
-  var cr = vec4f(0.0);
-  var cg = vec4f(0.0);
-  var cb = vec4f(0.0);
-  var dep = vec4f(0.0);
-  var ext: array<array<vec4f, MAX_EXTRA4>, 4>;
-  var done = !inside;
+  let g0 = li / 8u;
+  var fin = true;
+//@EACH_BLOCK
+  var b_BLK: Blk;
+  init_block(&b_BLK, g0 + BLK * (NT / 8u), li, wid);
+  fin = fin && all(b_BLK.done);
+//@END
   var counted = false;
-  var last = vec4u(0u);
   var b0 = start;
   while (b0 < end) {
-    for (var e = li; e < BATCH; e += 64u) {
+    for (var e = li; e < BATCH; e += NT) {
       let j = b0 + e;
       if (j < end) {
         let i = pair_vals[j];
@@ -106,58 +178,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }
     workgroupBarrier();
     let cnt = min(BATCH, end - b0);
-    if (!all(done)) {
-      for (var k = 0u; k < cnt; k++) {
-        let bb = s_b[k];
-        if (((bitcast<u32>(bb.w) >> g) & 1u) == 0u) { continue; }
-        let a = s_a[k];
-        let dx = a.x - pxf;
-        let dy = vec4f(a.y) - pyf;
-        let power = -0.5 * (a.z * dx * dx + bb.x * dy * dy) - a.w * dx * dy;
-        let alpha = min(vec4f(ALPHA_MAX), bb.y * exp(power));
-        let ok = !done & (power <= vec4f(0.0)) & (alpha >= vec4f(ALPHA_MIN));
-        if (!any(ok)) { continue; }
-        let nt = T * (1.0 - alpha);
-        let stop = ok & (nt < vec4f(T_MIN));
-        done = done | stop;
-        let take = ok & !stop;
-        let w = select(vec4f(0.0), alpha * T, take);
-        let c = s_col[k];
-        cr += w * c.x;
-        cg += w * c.y;
-        cb += w * c.z;
-        dep += w * bb.z;
-        for (var c4 = 0u; c4 < NC4; c4++) {
-          let xe = s_ext[k * NC4 + c4];
-          ext[0][c4] += w.x * xe;
-          ext[1][c4] += w.y * xe;
-          ext[2][c4] += w.z * xe;
-          ext[3][c4] += w.w * xe;
-        }
-        T = select(T, nt, take);
-        last = select(last, vec4u(b0 - start + k + 1u), take);
-        if (all(done)) { break; }
-      }
+    for (var k = 0u; k < cnt && !fin; k++) {
+      let a = s_a[k];
+      let bb = s_b[k];
+      let pos = b0 - start + k;
+      fin = true;
+//@EACH_BLOCK
+      block_forward(&b_BLK, a, bb, k, pos);
+      fin = fin && all(b_BLK.done);
+//@END
     }
-    if (all(done) && !counted) {
+    if (fin && !counted) {
       atomicAdd(&s_done, 1u);
       counted = true;
     }
     workgroupBarrier();
     if (li == 0u) { s_done_u = atomicLoad(&s_done); }
-    if (workgroupUniformLoad(&s_done_u) == 64u) { break; }
+    if (workgroupUniformLoad(&s_done_u) == NT) { break; }
     b0 += BATCH;
   }
-  for (var q = 0u; q < 4u; q++) {
-    if (!inside[q]) { continue; }
-    let p = (v * fr.height + rows[q]) * fr.width + px;
-    rgb[3u * p] = cr[q] + T[q] * fr.bg.x;
-    rgb[3u * p + 1u] = cg[q] + T[q] * fr.bg.y;
-    rgb[3u * p + 2u] = cb[q] + T[q] * fr.bg.z;
-    for (var c = 0u; c < NC; c++) { out_extra[p * NC + c] = ext[q][c / 4u][c % 4u]; }
-    aux[4u * p] = 1.0 - T[q];
-    aux[4u * p + 1u] = dep[q];
-    aux[4u * p + 2u] = T[q];
-    aux[4u * p + 3u] = f32(last[q]);
-  }
+//@EACH_BLOCK
+  store_block(&b_BLK, v);
+//@END
 }

@@ -17,7 +17,7 @@
  *    workgroup's invocations as 8-wide SIMD lanes, barriers switch coroutines, private and workgroup memory loads
  *    are per-lane) the default is one SIMD group of 8 invocations per tile, each owning all 8 blocks (32 pixels),
  *    so every staged entry is loaded once per 32 pixels and the reduction is over 8 partials; on GPUs 64
- *    invocations own one block each (`backwardBlocksPerThread`).
+ *    invocations own one block each (`blocksPerThread`).
  * 3. Per Gaussian, looping over the views (one writer per element, no atomics): colour_backward (SH and the
  *    view-direction part of the mean), geometry_backward (mean, quaternion, log-scales through the EWA
  *    projection), opacity_backward (opacity logit and the density-control statistics).
@@ -111,7 +111,7 @@ export function rasterizeBackward(
 
   let dExtraImg = raster.dummy;
   if (C > 0) dExtraImg = up.extras ?? pool.acquire([px * C], "f32", "raster.zeroExtraGrad");
-  const nt = 64 / raster.backwardBlocksPerThread;
+  const nt = 64 / raster.blocksPerThread;
   const kb = raster.backwardBatch;
   const slots = 3 + Math.ceil(C / 4);
   const grad2d = pool.acquire([V * N, 12], "f32", "raster.grad2d");

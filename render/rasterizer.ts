@@ -8,7 +8,7 @@
  *    readback per render, so buffers are sized exactly and nothing is ever dropped),
  * 4. emit (tile, entry) pairs, stable radix sort by the key v * tiles + tile using only ceil(log2(V * tiles))
  *    bits (entries keep depth order inside a tile), per-tile ranges,
- * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory.
+ * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory (see blend.wgsl).
  *
  * Parameter tensors (all f32, flat): means [N, 3], quats [N, 4] (w, x, y, z; normalized inside), logScales
  * [N, 3], opacityLogits [N], sh [N, (deg + 1)^2, 3] (index (n * K + k) * 3 + c), extras [N, C].
@@ -45,11 +45,12 @@ export interface RasterizerConfig {
   /** Background colour of the RGB output (extra channels have background 0). Default black. */
   background?: readonly number[];
   /**
-   * 8x4-pixel blocks each invocation of the backward blend owns (1, 2, 4 or 8 of a tile's 8; the workgroup has
-   * 64 / this invocations). More means fewer partial sums to reduce per entry and fewer barriers, fewer
-   * invocations. Default 8 on software adapters (one SIMD group per tile), 1 on GPUs.
+   * 8x4-pixel blocks each invocation of the forward and backward blend owns (1, 2, 4 or 8 of a tile's 8; the
+   * workgroups have 64 / this invocations). More means fewer loads per pixel, fewer partial sums to reduce per
+   * entry in the backward and fewer, busier invocations. Default 8 on software adapters (one 8-wide SIMD group
+   * per tile), 1 on GPUs.
    */
-  backwardBlocksPerThread?: number;
+  blocksPerThread?: number;
 }
 
 /** The Gaussian parameters of one render (the rasterizer only reads them). */
@@ -109,7 +110,7 @@ export class GaussianRasterizer {
   readonly extraChannels: number;
   readonly background: readonly number[];
   readonly pool: TensorPool;
-  readonly backwardBlocksPerThread: number;
+  readonly blocksPerThread: number;
   #dummy: Tensor;
 
   constructor(gpu: Gpu, cfg: RasterizerConfig) {
@@ -124,16 +125,16 @@ export class GaussianRasterizer {
     this.extraChannels = cfg.extraChannels;
     this.background = cfg.background ?? [0, 0, 0];
     this.pool = new TensorPool(gpu);
-    this.backwardBlocksPerThread = cfg.backwardBlocksPerThread ?? (gpu.isSoftware ? 8 : 1);
-    if (![1, 2, 4, 8].includes(this.backwardBlocksPerThread)) {
-      throw new Error("backwardBlocksPerThread must be 1, 2, 4 or 8");
+    this.blocksPerThread = cfg.blocksPerThread ?? (gpu.isSoftware ? 8 : 1);
+    if (![1, 2, 4, 8].includes(this.blocksPerThread)) {
+      throw new Error("blocksPerThread must be 1, 2, 4 or 8");
     }
     this.#dummy = Tensor.empty(gpu, [4], "f32", "raster.dummy");
   }
 
   /** Pipeline of a rasterizer kernel, specialized for this SH degree and channel count. */
   pipeline(src: string, constants: Record<string, number> = {}, label = "raster"): GPUComputePipeline {
-    return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.backwardBlocksPerThread), "main", {
+    return this.gpu.pipeline(kernelSource(src, this.extraChannels, this.blocksPerThread), "main", {
       SH_K: this.shK,
       NC: this.extraChannels,
       NC4: Math.ceil(this.extraChannels / 4),
@@ -158,7 +159,7 @@ export class GaussianRasterizer {
    */
   get backwardBatch(): number {
     const c4 = Math.ceil(this.extraChannels / 4);
-    const bytes = 48 + 16 * c4 + 16 * (3 + c4) * (64 / this.backwardBlocksPerThread);
+    const bytes = 48 + 16 * c4 + 16 * (3 + c4) * (64 / this.blocksPerThread);
     let b = 128;
     while (b > 1 && b * bytes + 16 > this.gpu.limits.maxComputeWorkgroupStorageSize) b /= 2;
     return b;
@@ -273,7 +274,7 @@ export class GaussianRasterizer {
       gpu,
       this.pipeline(
         blendSrc,
-        { BATCH: batch, EXT_STAGE: Math.max(1, batch * Math.ceil(C / 4)) },
+        { BATCH: batch, EXT_STAGE: Math.max(1, batch * Math.ceil(C / 4)), NT: 64 / this.blocksPerThread },
         "raster.blend",
       ),
       {

@@ -116,15 +116,20 @@ Deno.test("render backward: every parameter gradient matches central differences
     }
   }
 
-  // Every backward work split (pixel blocks per invocation) gives the same gradients.
+  // Every work split (pixel blocks per invocation) gives the same image and gradients.
   for (const blocks of [1, 2, 4, 8]) {
     const r2 = new GaussianRasterizer(gpu, {
       shDegree,
       extraChannels: C,
       background: bg,
-      backwardBlocksPerThread: blocks,
+      blocksPerThread: blocks,
     });
     const o2 = await r2.render(g, cams);
+    assertClose(await o2.rgb.read(), await out.rgb.read(), {
+      atol: 1e-6,
+      rtol: 0,
+      what: `forward rgb with ${blocks} pixel blocks per invocation`,
+    });
     const g2 = Object.fromEntries(FIELDS.map((f) => [f, Tensor.empty(gpu, [grads[f].size])])) as Record<
       Field,
       Tensor
