@@ -13,6 +13,7 @@ import { importNersembleCommand } from "./cli/import.ts";
 import { trainCommand } from "./cli/train.ts";
 import { viewCommand } from "./cli/view.ts";
 import { ablateCommand } from "./cli/ablate.ts";
+import { renderCommand } from "./cli/render.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
@@ -20,6 +21,7 @@ const PROGRAM = "deno task";
 const commands: Command[] = [
   trainCommand,
   viewCommand,
+  renderCommand,
   synthCommand,
   importNersembleCommand,
   infoCommand,

@@ -1,0 +1,117 @@
+/**
+ * Loading a trained avatar for use (render, export, view): the one place that knows the avatar file kinds.
+ *
+ * - a checkpoint `.safetensors` (training/checkpoint.ts); when it sits in a run folder's `checkpoints/`, the run's
+ *   `config.json` comes with it;
+ * - a run folder: its newest checkpoint and its `config.json`;
+ * - an `.npga` file: not readable by this version yet (the compressed format's reader plugs in here).
+ *
+ * Expression names come from the run's dataset (`dataset.json` `blendshape_names` under the config's `data`)
+ * when they match the avatar's expression dimension. Adam moments and the prior B are dropped: this is for use,
+ * not for resuming.
+ */
+import type { GaussianCloud } from "./gaussian_cloud.ts";
+import { DataError } from "./errors.ts";
+import { RunFolder } from "./run_folder.ts";
+import { decodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
+import type { ForwardFieldConfig } from "../training/distill.ts";
+import type { PoseConstants } from "../training/pose.ts";
+
+/** A trained avatar, ready to pose and render. */
+export interface LoadedAvatar {
+  /** Where it came from (the checkpoint file inside a run folder, or the file given). */
+  file: string;
+  /** Training steps completed. */
+  step: number;
+  /** Canonical Gaussians (with their latent features). */
+  cloud: GaussianCloud;
+  constants: PoseConstants;
+  /** Parameters of the detail network G. */
+  detailParams: Float32Array;
+  /** The forward field F, when the avatar has one. */
+  field: { config: ForwardFieldConfig; params: Float32Array } | null;
+  /** The refinement CNN, when the avatar has one (its config is defined by training/refine_cnn.ts). */
+  cnn: { config: unknown; params: Float32Array } | null;
+  /** One name per expression dimension (e.g. ARKit blendshape names), when known. */
+  expressionNames: string[] | null;
+  /** The run's config.json (dataset path, trainer settings), when known. */
+  config: Record<string, unknown> | null;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    const j = JSON.parse(await Deno.readTextFile(path));
+    return typeof j === "object" && j !== null && !Array.isArray(j) ? j : null;
+  } catch {
+    return null;
+  }
+}
+
+async function datasetNames(config: Record<string, unknown> | null, dim: number): Promise<string[] | null> {
+  if (typeof config?.data !== "string") return null;
+  const n = (await readJson(`${config.data}/dataset.json`))?.blendshape_names;
+  return Array.isArray(n) && n.length === dim && n.every((x) => typeof x === "string") ? n : null;
+}
+
+function fromState(
+  s: TrainState,
+  file: string,
+  config: Record<string, unknown> | null,
+  names: string[] | null,
+): LoadedAvatar {
+  const cnn = (s as TrainState & { cnn?: { config: unknown; params: Float32Array } | null }).cnn ?? null;
+  return {
+    file,
+    step: s.step,
+    cloud: s.avatar.cloud,
+    constants: s.avatar.constants,
+    detailParams: s.avatar.detailParams,
+    field: s.field,
+    cnn,
+    expressionNames: names,
+    config,
+  };
+}
+
+/**
+ * Loads the avatar at `path` (checkpoint, run folder or .npga; see the module comment). Throws `DataError`
+ * naming the path for a missing path, a run folder without checkpoints, an unreadable or damaged file.
+ */
+export async function loadAvatarFile(path: string): Promise<LoadedAvatar> {
+  const st = await Deno.stat(path).catch(() => {
+    throw new DataError(
+      path,
+      "does not exist",
+      "Give a checkpoint (.safetensors), a run folder or an .npga file",
+    );
+  });
+  let file = path, bytes: Uint8Array, config: Record<string, unknown> | null = null;
+  if (st.isDirectory) {
+    const latest = await new RunFolder(path).latestCheckpoint();
+    if (!latest) {
+      throw new DataError(
+        path,
+        "has no checkpoint",
+        "Give a run folder with checkpoints/ or a checkpoint file",
+      );
+    }
+    file = latest.path;
+    bytes = latest.bytes;
+    config = await readJson(`${path}/config.json`);
+  } else {
+    if (path.toLowerCase().endsWith(".npga")) {
+      throw new DataError(
+        path,
+        ".npga avatars cannot be read by this version yet",
+        "Give the run folder or its checkpoint (.safetensors)",
+      );
+    }
+    bytes = await Deno.readFile(path).catch((e) => {
+      throw new DataError(path, `is unreadable (${(e as Error).message})`);
+    });
+    const dir = path.replace(/\/[^/]*$/, "");
+    if (dir !== path && dir.endsWith("checkpoints")) config = await readJson(`${dir}/../config.json`);
+  }
+  const state = decodeCheckpoint(bytes, file);
+  return fromState(state, file, config, await datasetNames(config, state.avatar.constants.exprDim));
+}
