@@ -8,7 +8,8 @@
  *   renders/<variant>.png             the open-mouth render beside the ground truth (2x zoom)
  *   open_mouth_full_vs_mesh.png       full model | mesh-rigged baseline | ground truth (2x zoom)
  *
- * `--only a,b` runs just those variants and merges them into an existing ablation.json in the out folder.
+ * `--only a,b` runs just those variants and merges them into an existing ablation.json in the out folder. The
+ * forward field F (frozen in every variant that has B) is distilled once, by the first such variant, and shared.
  * Default budget (downscale 2 = 128x128, 400 steps, 5,000 Gaussians): see ABLATE_TIME_NOTE.
  */
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
@@ -29,7 +30,7 @@ import {
   variantConfig,
 } from "../training/ablation.ts";
 import { type MouthRegion, mouthRegion } from "../training/region_metrics.ts";
-import { Trainer } from "../training/trainer.ts";
+import { Trainer, type TrainerInputs } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import type { Frame } from "../data/dataset.ts";
 import {
@@ -96,7 +97,15 @@ async function loadInputs(gpu: Gpu, dir: string, downscale: number): Promise<{ d
 async function runVariant(
   gpu: Gpu,
   v: AblationVariant,
-  ctx: { ds: Dataset; rig: Rig; region: MouthRegion; base: Partial<TrainerConfig>; evalFrames: number },
+  ctx: {
+    ds: Dataset;
+    rig: Rig;
+    region: MouthRegion;
+    base: Partial<TrainerConfig>;
+    evalFrames: number;
+    /** F distilled by the first variant that fits it, reused by the others (same settings, F frozen). */
+    field?: TrainerInputs["pretrainedField"];
+  },
   open: Frame | null,
   out: string,
 ): Promise<{ row: AblationRow; render: Uint8Array | null }> {
@@ -108,6 +117,7 @@ async function runVariant(
     dataset: ctx.ds,
     rig: ctx.rig,
     config,
+    pretrainedField: ctx.field,
     listeners: [(e) => {
       if (e.kind === "phase" && e.phase !== "eval") console.log(`${tag}: ${e.message}`);
       if (e.kind === "progress") {
@@ -121,6 +131,13 @@ async function runVariant(
       if (e.kind === "rollback") console.warn(`${tag}: ${e.message}`);
     }],
   });
+  if (!ctx.field && trainer.field && config.fieldLr === 0 && config.priorSteps > 0) {
+    ctx.field = {
+      config: structuredClone(trainer.field.config),
+      params: await trainer.field.mlp.getParams(),
+      report: trainer.fieldReport,
+    };
+  }
   try {
     const summary = await trainer.run();
     if (summary.stopped) throw new Error("training stopped early");
@@ -272,6 +289,7 @@ export const ablateCommand: Command = {
       );
       await Deno.mkdir(out, { recursive: true });
       const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
+      const ctx = { ds, rig, region, base, evalFrames } as Parameters<typeof runVariant>[2];
       const t0 = performance.now();
       for (const [i, v] of variants.entries()) {
         const missing = missingSettings(v);
@@ -281,7 +299,7 @@ export const ablateCommand: Command = {
           rows.push({ name: v.name, label: v.label, available: false, note });
           continue;
         }
-        const r = await runVariant(gpu, v, { ds, rig, region, base, evalFrames }, open, out);
+        const r = await runVariant(gpu, v, ctx, open, out);
         rows.push(r.row);
         if (r.render) renders.set(v.name, r.render);
         const per = (performance.now() - t0) / 1000 / (i + 1);

@@ -87,7 +87,8 @@ export function ablationMarkdown(r: AblationResult): string {
     "# Ablation study",
     "",
     `Dataset \`${r.dataset}\`, downscale ${b.downscale}; every variant: ${b.iters} steps, ${b.gaussians} initial ` +
-    `Gaussians, seed ${b.seed}` + (b.fieldSteps !== undefined ? `, ${b.fieldSteps} B/F fitting steps` : "") +
+    `Gaussians, seed ${b.seed}` +
+    (b.fieldSteps !== undefined ? `; B and F fitted once (${b.fieldSteps} steps each) and F shared` : "") +
     `; up to ${
       b.evalFrames || "all"
     } frames per split evaluated. Adapter: ${r.adapter}. Written ${r.created}.`,
@@ -113,7 +114,7 @@ export function ablationMarkdown(r: AblationResult): string {
   lines.push(
     `PSNR in dB, mean over frames (test: ${t} frames per row, held-out expressions; val: ${v} frames, held-out ` +
       `camera). Mouth PSNR: pixels inside the projected mouth region (${r.mouth}), over the frames whose camera ` +
-      `sees the mouth.`,
+      `sees the mouth. Time: wall time of training and evaluation (the first variant with F also fits B and F).`,
   );
   for (const row of r.rows.filter((x) => !x.available)) {
     lines.push(`- ${row.label}: not available (${row.note}).`);

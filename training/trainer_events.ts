@@ -4,7 +4,7 @@
  */
 import type { Dataset } from "../data/dataset.ts";
 import type { TrainState } from "./checkpoint.ts";
-import type { DistillResidual } from "./distill.ts";
+import type { DistillResidual, ForwardFieldConfig } from "./distill.ts";
 import type { EvalImage, SplitMetrics } from "./evaluate.ts";
 import type { PriorFit } from "./prior.ts";
 import type { RigMesh } from "./rig_sampling.ts";
@@ -82,5 +82,10 @@ export interface TrainerInputs {
   config?: Partial<TrainerConfig>;
   /** Continue from this state (a decoded checkpoint) instead of initializing. */
   resume?: TrainState;
+  /**
+   * A forward field F distilled beforehand with the same settings (e.g. shared by the variants of an ablation
+   * study), used instead of fitting B and distilling F when `priorSteps` > 0 and `fieldLr` is 0 (F stays frozen).
+   */
+  pretrainedField?: { config: ForwardFieldConfig; params: Float32Array; report: FieldReport | null };
   listeners?: TrainerListener[];
 }

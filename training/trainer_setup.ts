@@ -68,7 +68,13 @@ export async function buildModels(
     }
     avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
   } else {
-    if (config.priorSteps > 0) {
+    const pre = inputs.pretrainedField;
+    if (config.priorSteps > 0 && config.fieldLr === 0 && pre) {
+      field = new ForwardField(gpu, pre.config);
+      field.mlp.setParams(pre.params);
+      report = pre.report;
+      await emit({ kind: "phase", phase: "init", message: "forward field F: distilled beforehand (shared)" });
+    } else if (config.priorSteps > 0) {
       const trainCodes = codesOf(ds, uniqueTimesteps(ds.splits.train));
       const testTs = uniqueTimesteps(ds.splits.test);
       await emit({ kind: "phase", phase: "prior", message: `fitting the expression prior B on the rig` });
