@@ -5,8 +5,8 @@
  *
  * Drivers (at most one; default: the neutral expression): `--expressions CODES.npy` (float [T, D]),
  * `--csv TAKE.csv` (ARKit blendshapes in the Live Link Face layout, matched by name: the avatar's expression
- * dimensions must be ARKit-named), `--data DIR --split test|val|train` (another recording's expression
- * sequence: cross-reenactment). `--frame I` renders one row, `--every K` every K-th. The camera comes from
+ * dimensions must be ARKit-named), `--split test|val|train` of `--data DIR` (another recording's expression
+ * sequence: cross-reenactment; without `--data`, the run's own dataset: self-reenactment). `--frame I` renders one row, `--every K` every K-th. The camera comes from
  * `--camera` (cli/render_camera.ts); `--width`/`--height` rescale it.
  */
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
@@ -100,12 +100,9 @@ function runDataset(config: Record<string, unknown> | null): string | undefined 
 /** Renders `job` (with `gpu`, else a fresh device that is released at the end). */
 export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSummary> {
   const log = job.log ?? ((l: string) => console.log(l));
-  const drivers = [job.expressions, job.csv, job.split && job.data].filter((x) => x !== undefined);
+  const drivers = [job.expressions, job.csv, job.split].filter((x) => x !== undefined);
   if (drivers.length > 1) {
-    throw new UsageError("give at most one of --expressions, --csv and --data DIR --split SPLIT");
-  }
-  if (job.split && !job.data) {
-    throw new UsageError("--split needs --data DIR (the recording that drives the avatar)");
+    throw new UsageError("give at most one of --expressions, --csv and --split SPLIT [--data DIR]");
   }
   const loaded = await loadAvatarFile(job.avatar);
   const D = loaded.constants.exprDim;
@@ -115,6 +112,11 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
   const ownDataset = job.split ? runDataset(loaded.config) : job.data ?? runDataset(loaded.config);
   const datasetPath = job.data ?? ownDataset;
   let index: DatasetIndex | null = null;
+  if (job.split && !datasetPath) {
+    throw new UsageError(
+      "--split needs the recording that drives the avatar: give --data DIR (the avatar's run config names none)",
+    );
+  }
   if (datasetPath && (job.split !== undefined || job.camera?.trim().startsWith("data:"))) {
     index = await readDatasetIndex(datasetPath);
   }
@@ -279,7 +281,9 @@ export const renderCommand: Command = {
     split: {
       type: "string",
       value: "SPLIT",
-      description: "split of --data whose timesteps drive the avatar",
+      description:
+        "split whose timesteps drive the avatar: of --data (cross-reenactment), else of the run's " +
+        "own dataset (self-reenactment)",
     },
     camera: {
       type: "string",

@@ -221,6 +221,15 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
       assert.deepEqual(Array.from(r.sequence.codes), [0.9, 0.1, 0.5, -0.7, 0.8, 0.2].map(Math.fround));
       const a = pixels(r.files[0]);
       assert.equal(a.width, 48);
+      const self = await renderAvatar(
+        { avatar: s.arkitRun, out: `${s.root}/self`, split: "test", camera: "data:3", log: () => {} },
+        s.gpu,
+      );
+      assert.deepEqual(
+        self.sequence.labels,
+        ["timestep 1", "timestep 2"],
+        "--split alone: the run's dataset",
+      );
       await assert.rejects(
         () => renderAvatar(s.job({ camera: "data:7", out }), s.gpu),
         (e: unknown) => e instanceof UsageError && /no camera 7; its cameras are 3/.test(e.message),
