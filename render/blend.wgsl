@@ -8,14 +8,15 @@
 // workgroup memory loads (on software adapters a load costs more than the blend arithmetic; the default there is
 // one 8-wide SIMD group per tile owning all 8 blocks). Entries are staged in workgroup memory in batches of BATCH
 // (<= 256, chosen on the host so the staging fits the workgroup memory limit) with a conservative 8-bit mask of
-// the blocks their alpha >= 1/255 ellipse can reach, so a block skips entries that cannot touch it without
+// the blocks their alpha >= 1/255 ellipse can reach (block_mask in gaussian_common.wgsl, from the half-widths
+// packed into the projected record), so a block skips entries that cannot touch it without
 // evaluating them (results are unchanged: those entries fail the alpha test anyway).
 // alpha = min(0.99, opacity * exp(power)); entries with alpha < 1/255 (or power > 0) are skipped; a pixel stops
 // before an entry that would take its transmittance below 1e-4; an invocation stops when all of its pixels
 // stopped, the workgroup after the batch in which all invocations stopped.
 //
 // Buffers:
-//   proj     [V * N, 16] f32      projected records (gaussian_common.wgsl)
+//   proj     [V * N, 4] vec4f     projected records (gaussian_common.wgsl), read as 4 vec4f per entry
 //   pairVals [P] u32              entry index i = v * N + n, tile-sorted, depth order inside a tile
 //   ranges   [V * tiles, 2] u32   [first, end) of each tile's pairs
 //   extras   [N, NC] f32          extra channels per Gaussian (dummy when NC = 0)
@@ -25,7 +26,7 @@
 // Workgroup staging per entry: 3 vec4f (mean, conic, opacity, depth, mask bits, colour) + ceil(NC / 4) vec4f.
 // Uniform: Frame.
 
-@group(0) @binding(0) var<storage, read> proj: array<f32>;
+@group(0) @binding(0) var<storage, read> proj: array<vec4f>;
 @group(0) @binding(1) var<storage, read> pair_vals: array<u32>;
 @group(0) @binding(2) var<storage, read> ranges: array<u32>;
 @group(0) @binding(3) var<storage, read> extras: array<f32>;
@@ -57,24 +58,6 @@ struct Blk {
   px: f32,
   bit: u32,
   ext: array<vec4f, MAX_EXTRA>,   // extra channels, one vec4 (rows) per channel
-}
-
-// Bits g = 0..7 of the 8x4 pixel blocks of the tile at `origin` that the entry's alpha >= ALPHA_MIN region
-// (power >= ln(ALPHA_MIN / o), an ellipse) can reach: its bounding box, widened by 0.1% + 0.01 px for rounding.
-// Same function as in blend_backward.wgsl, so both passes skip the same entries.
-fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
-  let t = 2.0 * log(o / ALPHA_MIN);
-  if (!(t >= 0.0)) { return 0u; }
-  let det = conic.x * conic.z - conic.y * conic.y;
-  let hx = sqrt(t * conic.z / det) * 1.001 + 0.01;
-  let hy = sqrt(t * conic.x / det) * 1.001 + 0.01;
-  var mask = 0u;
-  for (var g = 0u; g < 8u; g++) {
-    let bx = origin.x + f32((g % 2u) * 8u);
-    let by = origin.y + f32((g / 2u) * 4u);
-    if (m.x + hx >= bx && m.x - hx <= bx + 7.0 && m.y + hy >= by && m.y - hy <= by + 3.0) { mask |= 1u << g; }
-  }
-  return mask;
 }
 
 fn init_block(b: ptr<function, Blk>, blk: u32, li: u32, wid: vec3u) {
@@ -158,13 +141,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       let j = b0 + e;
       if (j < end) {
         let i = pair_vals[j];
-        let base = i * PROJ_STRIDE;
-        let m = vec2f(proj[base], proj[base + 1u]);
-        let co = vec3f(proj[base + 2u], proj[base + 3u], proj[base + 4u]);
-        let o = proj[base + 5u];
-        s_a[e] = vec4f(m, co.x, co.y);
-        s_b[e] = vec4f(co.z, o, proj[base + 6u], bitcast<f32>(block_mask(m, co, o, origin)));
-        s_col[e] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], 0.0);
+        let r0 = proj[4u * i];        // mean x, y, conic a, b
+        let r1 = proj[4u * i + 1u];   // conic c, opacity, depth, radius
+        let r2 = proj[4u * i + 2u];   // colour, packed alpha extent
+        s_a[e] = r0;
+        s_b[e] = vec4f(r1.xyz, bitcast<f32>(block_mask(r0.xy, unpack2x16float(bitcast<u32>(r2.w)), origin)));
+        s_col[e] = vec4f(r2.xyz, 0.0);
         let n = i - (i / fr.n) * fr.n;
         for (var c4 = 0u; c4 < NC4; c4++) {
           var x = vec4f(0.0);

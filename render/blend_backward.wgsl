@@ -17,33 +17,38 @@
 //   dL/dalpha_j = T_j (g . c_j) - R / (1 - alpha_j),  R += (g . c_j) alpha_j T_j
 // (R starts at T_final (g . background) - dL/dalpha_pixel T_final; entries at or behind a pixel's last
 // contributor and entries with alpha < 1/255 are skipped, as in the forward), sums the entry's gradients over its
-// pixels and writes that partial sum (SLOTS vec4f) to workgroup memory. After the batch the invocations reduce
-// the NT partials of each (entry, slot) and add the totals once per (tile, entry) into the per-(view, Gaussian)
-// buffer with a compare-and-swap loop on atomic<u32> (no float atomics needed). Two barriers per batch.
+// pixels and writes that partial sum (SLOTS vec4f) to workgroup memory. After the batch one invocation per entry
+// reduces its NT partials and writes the entry's gradient for this tile as one row of the per-pair buffer, at the
+// pair's emit position (plain stores: no atomics; gather_pair_grads.wgsl later sums the rows of each entry, which
+// are consecutive). Two barriers per batch.
 //
 // Buffers:
-//   proj       [V * N, 16] f32         projected records (gaussian_common.wgsl)
+//   proj       [V * N, 4] vec4f        projected records (gaussian_common.wgsl), read as 4 vec4f per entry
 //   pairVals   [P] u32                 entry index i = v * N + n per tile-sorted pair
+//   rowBase    [V * N] u32             first emit position of each entry (emit_pairs.wgsl); the pair of entry i
+//                                      in tile (tx, ty) is row rowBase[i] + (ty - y0) * (x1 - x0) + (tx - x0)
 //   ranges     [V * tiles, 2] u32      [first, end) of each tile's pairs
 //   state      [V, H, W, 8] f32        from blend_backward_prep.wgsl
 //   dExtraImg  [V, H, W, NC] f32       upstream dL/d(extra channels) (dummy when NC = 0)
 //   extras     [N, NC] f32             extra channels (dummy when NC = 0)
-//   grad2d     [V * N, 12] f32 bits    += dmean2d (2), dconic (3), dopacity (1), dcolour (3),
-//                                      sum of |per-pixel dmean2d| (2), unused (1)
-//   dExtras    [N, NC] f32 bits        += dL/d(extra channels) (the caller's gradient tensor)
+//   rows       [P, SLOTS] vec4f        output, per pair (entry in one tile) at its emit position:
+//                                      (dmean2d x, y, dconic a, b), (dconic c, dopacity, dcolour r, g),
+//                                      (dcolour b, |per-pixel dmean2d| sums x, y, 0), NC4 vec4f of
+//                                      dL/d(extra channels) (zero padded); rows of pairs behind every pixel's
+//                                      last contributor are not written (left zero)
 // Workgroup memory: KB * (3 + NC4) vec4f staging + PART = KB * NT * SLOTS vec4f partial sums, where the partial
 // slots of an entry are (dmean x, y, |dmean| x, y), (dconic a, b, c, dopacity), (dcolour rgb, 0) and NC4 groups of
 // 4 extra-channel gradients.
 // Uniform: Frame.
 
-@group(0) @binding(0) var<storage, read> proj: array<f32>;
+@group(0) @binding(0) var<storage, read> proj: array<vec4f>;
 @group(0) @binding(1) var<storage, read> pair_vals: array<u32>;
 @group(0) @binding(2) var<storage, read> ranges: array<u32>;
-@group(0) @binding(3) var<storage, read> state: array<f32>;
-@group(0) @binding(4) var<storage, read> d_extra_img: array<f32>;
-@group(0) @binding(5) var<storage, read> extras: array<f32>;
-@group(0) @binding(6) var<storage, read_write> grad2d: array<atomic<u32>>;
-@group(0) @binding(7) var<storage, read_write> d_extras: array<atomic<u32>>;
+@group(0) @binding(3) var<storage, read> row_base: array<u32>;
+@group(0) @binding(4) var<storage, read> state: array<f32>;
+@group(0) @binding(5) var<storage, read> d_extra_img: array<f32>;
+@group(0) @binding(6) var<storage, read> extras: array<f32>;
+@group(0) @binding(7) var<storage, read_write> rows: array<vec4f>;
 @group(0) @binding(8) var<uniform> fr: Frame;
 
 override NT: u32 = 8u;           // invocations = 64 / BLOCKS
@@ -79,44 +84,6 @@ struct Acc {
   c: vec4f,    // dconic a, b, c, dopacity
   col: vec4f,  // dcolour rgb, 0
   e: array<vec4f, MAX_EXTRA4>,
-}
-
-fn add_grad2d(k: u32, x: f32) {
-  if (x == 0.0) { return; }
-  var old = atomicLoad(&grad2d[k]);
-  loop {
-    let r = atomicCompareExchangeWeak(&grad2d[k], old, bitcast<u32>(bitcast<f32>(old) + x));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-
-fn add_d_extras(k: u32, x: f32) {
-  if (x == 0.0) { return; }
-  var old = atomicLoad(&d_extras[k]);
-  loop {
-    let r = atomicCompareExchangeWeak(&d_extras[k], old, bitcast<u32>(bitcast<f32>(old) + x));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-
-// Bits g = 0..7 of the 8x4 pixel blocks of the tile at `origin` that the entry's alpha >= ALPHA_MIN region
-// (power >= ln(ALPHA_MIN / o), an ellipse) can reach: its bounding box, widened by 0.1% + 0.01 px for rounding.
-// Same function as in blend.wgsl, so both passes skip the same entries.
-fn block_mask(m: vec2f, conic: vec3f, o: f32, origin: vec2f) -> u32 {
-  let t = 2.0 * log(o / ALPHA_MIN);
-  if (!(t >= 0.0)) { return 0u; }
-  let det = conic.x * conic.z - conic.y * conic.y;
-  let hx = sqrt(t * conic.z / det) * 1.001 + 0.01;
-  let hy = sqrt(t * conic.x / det) * 1.001 + 0.01;
-  var mask = 0u;
-  for (var g = 0u; g < 8u; g++) {
-    let bx = origin.x + f32((g % 2u) * 8u);
-    let by = origin.y + f32((g / 2u) * 4u);
-    if (m.x + hx >= bx && m.x - hx <= bx + 7.0 && m.y + hy >= by && m.y - hy <= by + 3.0) { mask |= 1u << g; }
-  }
-  return mask;
 }
 
 // Loads the backward state of block `blk`'s column of 4 pixels owned by invocation li; returns their largest
@@ -212,13 +179,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let cnt = hi - lo;
     for (var e = li; e < cnt; e += NT) {
       let i = pair_vals[start + lo + e];
-      let base = i * PROJ_STRIDE;
-      let m = vec2f(proj[base], proj[base + 1u]);
-      let co = vec3f(proj[base + 2u], proj[base + 3u], proj[base + 4u]);
-      let o = proj[base + 5u];
-      s_a[e] = vec4f(m, co.x, co.y);
-      s_b[e] = vec4f(co.z, o, 0.0, bitcast<f32>(block_mask(m, co, o, origin)));
-      s_col[e] = vec4f(proj[base + 8u], proj[base + 9u], proj[base + 10u], 0.0);
+      let r0 = proj[4u * i];        // mean x, y, conic a, b
+      let r1 = proj[4u * i + 1u];   // conic c, opacity, depth, radius
+      let r2 = proj[4u * i + 2u];   // colour, packed alpha extent
+      s_a[e] = r0;
+      s_b[e] = vec4f(r1.xy, 0.0, bitcast<f32>(block_mask(r0.xy, unpack2x16float(bitcast<u32>(r2.w)), origin)));
+      s_col[e] = vec4f(r2.xyz, 0.0);
       let n = i - (i / fr.n) * fr.n;
       for (var c4 = 0u; c4 < NC4; c4++) {
         var x = vec4f(0.0);
@@ -249,33 +215,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       for (var c4 = 0u; c4 < NC4; c4++) { s_part[pb + 3u + c4] = acc.e[c4]; }
     }
     workgroupBarrier();
-    for (var e = li; e < cnt * SLOTS; e += NT) {
-      let k = e / SLOTS;
-      let slot = e - k * SLOTS;
-      var sum = vec4f(0.0);
-      for (var t = 0u; t < NT; t++) { sum += s_part[(k * NT + t) * SLOTS + slot]; }
+    // One invocation per entry sums the NT partials and writes the entry's row for this tile (at the pair's
+    // emit position, so gather_pair_grads.wgsl can sum an entry's rows without atomics).
+    for (var k = li; k < cnt; k += NT) {
+      var sm = vec4f(0.0);
+      var sc = vec4f(0.0);
+      var scol = vec4f(0.0);
+      for (var t = 0u; t < NT; t++) {
+        let pb = (k * NT + t) * SLOTS;
+        sm += s_part[pb];
+        sc += s_part[pb + 1u];
+        scol += s_part[pb + 2u];
+      }
+      // Row of this (tile, entry) pair: the entry's first emit position plus the tile's place in its rectangle.
       let i = pair_vals[start + lo + k];
-      let gb = i * GRAD2D_STRIDE;
-      if (slot == 0u) {
-        add_grad2d(gb, sum.x);
-        add_grad2d(gb + 1u, sum.y);
-        add_grad2d(gb + 9u, sum.z);
-        add_grad2d(gb + 10u, sum.w);
-      } else if (slot == 1u) {
-        add_grad2d(gb + 2u, sum.x);
-        add_grad2d(gb + 3u, sum.y);
-        add_grad2d(gb + 4u, sum.z);
-        add_grad2d(gb + 5u, sum.w);
-      } else if (slot == 2u) {
-        add_grad2d(gb + 6u, sum.x);
-        add_grad2d(gb + 7u, sum.y);
-        add_grad2d(gb + 8u, sum.z);
-      } else {
-        let n = i - (i / fr.n) * fr.n;
-        let c0 = 4u * (slot - 3u);
-        for (var q = 0u; q < 4u; q++) {
-          if (c0 + q < NC) { add_d_extras(n * NC + c0 + q, sum[q]); }
-        }
+      let rect = vec3u(proj[4u * i + 3u].xyz);   // tile rectangle x0, y0, x1
+      let rb = (row_base[i] + (wid.y - rect.y) * (rect.z - rect.x) + (wid.x - rect.x)) * SLOTS;
+      rows[rb] = vec4f(sm.xy, sc.xy);
+      rows[rb + 1u] = vec4f(sc.zw, scol.xy);
+      rows[rb + 2u] = vec4f(scol.z, sm.zw, 0.0);
+      for (var c4 = 0u; c4 < NC4; c4++) {
+        var se = vec4f(0.0);
+        for (var t = 0u; t < NT; t++) { se += s_part[(k * NT + t) * SLOTS + 3u + c4]; }
+        rows[rb + 3u + c4] = se;
       }
     }
     hi = lo;

@@ -1,5 +1,7 @@
-// Emits one (tile key, entry) pair per tile touched by each projected entry, in depth order.
-// One invocation per depth-sorted position j.
+// Emits one (tile key, entry) pair per tile touched by each projected entry, in depth order, and the first emit
+// position of each entry. One invocation per depth-sorted position j; the pairs of entry i = order[j] take the
+// emit positions rowBase[i] + (ty - y0) * (x1 - x0) + (tx - x0) (its tile rectangle in row-major order), which
+// the backward uses as the rows of its per-pair gradient buffer.
 //
 // Buffers:
 //   proj     [V * N, 16] f32   projected records (tile rectangle at 12..15)
@@ -8,6 +10,7 @@
 //   offsets  [V * N + 1] u32   exclusive prefix sum of counts; offsets[V * N] = number of pairs
 //   pairKeys [P] u32           output: v * tilesX * tilesY + ty * tilesX + tx
 //   pairVals [P] u32           output: entry index i
+//   rowBase  [V * N] u32       output: first emit position of each visible entry (untouched for culled ones)
 // Uniform: Frame, count = V * N. Grid: linear.
 
 @group(0) @binding(0) var<storage, read> proj: array<f32>;
@@ -16,7 +19,8 @@
 @group(0) @binding(3) var<storage, read> offsets: array<u32>;
 @group(0) @binding(4) var<storage, read_write> pair_keys: array<u32>;
 @group(0) @binding(5) var<storage, read_write> pair_vals: array<u32>;
-@group(0) @binding(6) var<uniform> fr: Frame;
+@group(0) @binding(6) var<storage, read_write> row_base: array<u32>;
+@group(0) @binding(7) var<uniform> fr: Frame;
 
 override WG: u32 = 128u;
 
@@ -33,6 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let x1 = u32(proj[b + 14u]);
   let y1 = u32(proj[b + 15u]);
   var o = offsets[j];
+  row_base[i] = o;
   let view_base = v * fr.tiles_x * fr.tiles_y;
   for (var ty = y0; ty < y1; ty++) {
     for (var tx = x0; tx < x1; tx++) {

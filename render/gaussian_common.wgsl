@@ -12,7 +12,8 @@
 //     6      view-space depth z
 //     7      pixel radius (3 sigma of the dilated covariance); 0 for a culled entry
 //     8, 9, 10 colour from SH for this view (clamped at 0)
-//     11     unused
+//     11     pack2x16float of the half-widths (x, y) of the bounding box of the region where alpha >= 1/255,
+//            widened for rounding (see alpha_extent; -60000 when the opacity is below 1/255)
 //     12..15 tile rectangle x0, y0, x1, y1 (exclusive upper bounds; integers stored as f32)
 // - The per-pixel auxiliary output aux[(v * H + y) * W + x) * 4 + k]: alpha, alpha-weighted depth sum,
 //   final transmittance, number of tile-list entries walked up to the last contributor (as f32, exact < 2^24).
@@ -27,6 +28,7 @@ const DILATION: f32 = 0.3;
 const ALPHA_MAX: f32 = 0.99;
 const ALPHA_MIN: f32 = 0.00392156862745098; // 1 / 255
 const T_MIN: f32 = 0.0001;
+const F16_MAX: f32 = 65504.0;
 
 struct Cam {
   rot0: vec4f,  // row 0 of world-to-camera R, .w = t.x
@@ -202,6 +204,30 @@ fn project_gaussian(c: Cam, mean: vec3f, qraw: vec4f, log_scale: vec3f, width: u
   p.ok = true;
   p.reason = 0u;
   return p;
+}
+
+// Half-widths of the axis-aligned bounding box of the ellipse where o * exp(power) >= ALPHA_MIN, i.e.
+// power >= ln(ALPHA_MIN / o), widened by 0.1% + 0.01 px so rounding (including the f16 packing in the projected
+// record) never makes it too small; -60000 (no block reachable) when o < ALPHA_MIN; capped at F16_MAX, which
+// block_mask reads as "every block".
+fn alpha_extent(conic: vec3f, o: f32) -> vec2f {
+  let t = 2.0 * log(o / ALPHA_MIN);
+  if (!(t >= 0.0)) { return vec2f(-60000.0); }
+  let det = conic.x * conic.z - conic.y * conic.y;
+  return min(sqrt(t * vec2f(conic.z, conic.x) / det) * 1.001 + 0.01, vec2f(F16_MAX));
+}
+
+// Bits g = 0..7 of the 8x4 pixel blocks (block g at tile offset ((g % 2) * 8, (g / 2) * 4)) of the tile at
+// `origin` that the box of half-widths `half` around the 2D mean `m` touches. The forward and backward blends skip
+// an entry in blocks whose bit is clear; a set bit is only a hint (the alpha test still decides).
+fn block_mask(m: vec2f, half: vec2f, origin: vec2f) -> u32 {
+  if (any(half >= vec2f(F16_MAX))) { return 0xffu; }
+  var mask = 0u;
+  for (var g = 0u; g < 8u; g++) {
+    let b = origin + vec2f(f32((g % 2u) * 8u), f32((g / 2u) * 4u));
+    if (all(m + half >= b) && all(m - half <= b + vec2f(7.0, 3.0))) { mask |= 1u << g; }
+  }
+  return mask;
 }
 
 // Unit view direction from the camera centre to the mean.

@@ -66,6 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     proj[base + 8u] = col.x;
     proj[base + 9u] = col.y;
     proj[base + 10u] = col.z;
+    proj[base + 11u] = bitcast<f32>(pack2x16float(alpha_extent(p.conic, o)));
     proj[base + 12u] = p.rect.x;
     proj[base + 13u] = p.rect.y;
     proj[base + 14u] = p.rect.z;

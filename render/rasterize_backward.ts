@@ -3,29 +3,34 @@
  *
  * 1. blend_backward_prep: per-pixel state (upstream colour gradient, final transmittance, last contributor and
  *    the seed of the running "colour behind" sum, which folds in the background and dL/dalpha).
- * 2. blend_backward (the design, see also the kernel header): one workgroup per (tile, view), each invocation
+ * 2. blend_backward (the design; see also the kernel header): one workgroup per (tile, view), each invocation
  *    owning columns of 4 pixels in 8x4 pixel blocks with their state in vec4 registers. The tile's list is walked
  *    back to front from the tile's largest last-contributor index, in batches staged in workgroup memory; every
  *    invocation applies each entry to its pixels in reverse order (the 3DGS recurrence: T_j = T_{j+1} /
  *    (1 - alpha_j), dL/dalpha_j = T_j (g . c_j) - R / (1 - alpha_j), R += (g . c_j) alpha_j T_j), skipping
  *    entries at or behind a pixel's last contributor and, per block, entries whose alpha >= 1/255 ellipse cannot
  *    reach the block (the same conservative mask as the forward). The entry's gradient summed over the
- *    invocation's pixels goes to workgroup memory; after the batch the partial sums of each entry are reduced in
- *    workgroup memory and added once per (tile, entry) into a per-(view, Gaussian) buffer `grad2d` [V * N, 12]
- *    (and the extra-channel gradients into the caller's tensor) with a compare-and-swap loop on atomic<u32>.
- *    There is no per-pixel atomic and no wavefront: two barriers per batch. On software adapters (lavapipe runs a
- *    workgroup's invocations as 8-wide SIMD lanes, barriers switch coroutines, private and workgroup memory loads
- *    are per-lane) the default is one SIMD group of 8 invocations per tile, each owning all 8 blocks (32 pixels),
- *    so every staged entry is loaded once per 32 pixels and the reduction is over 8 partials; on GPUs 64
- *    invocations own one block each (`blocksPerThread`).
- * 3. Per Gaussian, looping over the views (one writer per element, no atomics): colour_backward (SH and the
+ *    invocation's pixels goes to workgroup memory; after the batch one invocation per entry reduces the partial
+ *    sums and writes the entry's gradient for this tile as one row of a per-pair buffer [P, 3 + ceil(C / 4)]
+ *    vec4f, at the pair's emit position (rasterizer.ts step 4: the pairs of an entry are consecutive there). No
+ *    atomics at all (gradients are deterministic), no wavefront, two barriers per batch. On software adapters
+ *    (lavapipe runs a workgroup's invocations as 8-wide SIMD lanes, barriers switch coroutines, private-array and
+ *    workgroup-memory loads are per lane) the default is one SIMD group of 8 invocations per tile, each owning all
+ *    8 blocks (32 pixels), so every staged entry is loaded once per 32 pixels and the reduction is over 8
+ *    partials; on GPUs 64 invocations own one block each (`blocksPerThread`).
+ * 3. gather_pair_grads: per Gaussian, looping over the views, sums each entry's consecutive rows into the
+ *    per-(view, Gaussian) buffer `grad2d` [V * N, 12] and the extra-channel gradients into the caller's tensor.
+ * 4. Per Gaussian, looping over the views (one writer per element, no atomics): colour_backward (SH and the
  *    view-direction part of the mean), geometry_backward (mean, quaternion, log-scales through the EWA
  *    projection), opacity_backward (opacity logit and the density-control statistics).
  *
- * Measured on the 2-core lavapipe adapter (256², 10k random Gaussians, SH degree 3, blend-backward pass alone,
- * minimum of interleaved runs on a shared machine): the previous per-splat wavefront kernel took 197 ms, this one
- * 47 ms (0 extra channels); 727 -> 163 ms with 8 extra channels; 417 -> 37 ms on an avatar-like scene of small
- * Gaussians.
+ * Measured on the 2-core lavapipe adapter (SH degree 3, minimum of interleaved runs on a shared, loaded machine):
+ * at 256² with 10k random Gaussians the blend-backward pass took 197 ms with the previous per-splat wavefront
+ * kernel (CAS atomics per entry and batch) and 47 ms with this design when it still added its per-entry sums with
+ * CAS atomics (727 -> 163 ms with 8 extra channels, 417 -> 37 ms on an avatar-like scene of small Gaussians);
+ * replacing those atomics by the per-pair rows and the gather brought 100k Gaussians at 550x802 from about
+ * 1080 to 995 ms for forward+backward (medians), the atomics having been half of that pass there.
+ * Memory: the rows take 48 + 16 ceil(C / 4) bytes per pair during the backward.
  *
  * Gradients are ADDED to the tensors the caller passes (zero them first for a fresh gradient), in the parameter
  * layouts of rasterizer.ts. `densify` [N, 4] accumulates per Gaussian: the NDC-space 2D mean gradient norm, the
@@ -41,8 +46,14 @@ import blendBackSrc from "./blend_backward.wgsl" with { type: "text" };
 import colorBackSrc from "./color_backward.wgsl" with { type: "text" };
 import geometryBackSrc from "./geometry_backward.wgsl" with { type: "text" };
 import opacityBackSrc from "./opacity_backward.wgsl" with { type: "text" };
+import gatherSrc from "./gather_pair_grads.wgsl" with { type: "text" };
 
 const WG = 128;
+
+/** Floats per row of the per-pair gradient buffer for `extraChannels` extra channels: 12 + 4 ceil(C / 4). */
+export function pairGradientStride(extraChannels: number): number {
+  return 12 + 4 * Math.ceil(extraChannels / 4);
+}
 
 /** Upstream gradients of the render outputs. */
 export interface RenderGradients {
@@ -114,8 +125,7 @@ export function rasterizeBackward(
   const nt = 64 / raster.blocksPerThread;
   const kb = raster.backwardBatch;
   const slots = 3 + Math.ceil(C / 4);
-  const grad2d = pool.acquire([V * N, 12], "f32", "raster.grad2d");
-  const unusedExtraGrad = C > 0 ? null : pool.acquire([1], "f32", "raster.unusedExtraGrad");
+  const rows = pool.acquire([Math.max(out.pairs, 1), pairGradientStride(C)], "f32", "raster.pairGrads");
   const blendBack = raster.pipeline(blendBackSrc, {
     NT: nt,
     KB: kb,
@@ -128,20 +138,32 @@ export function rasterizeBackward(
       out.proj,
       out.pairVals,
       out.ranges,
+      out.rowBase,
       state,
       dExtraImg,
       C > 0 ? g.extras! : raster.dummy,
-      grad2d,
-      unusedExtraGrad ?? grads.extras!,
+      rows,
       frameUniform(gpu, f, px),
     ],
     workgroups: [f.tilesX, f.tilesY, V],
   });
   state.destroy();
-  unusedExtraGrad?.destroy();
   if (C > 0 && !up.extras) dExtraImg.destroy();
 
   const wg = Math.ceil(N / WG);
+  const grad2d = pool.acquire([V * N, 12], "f32", "raster.grad2d");
+  dispatch(gpu, raster.pipeline(gatherSrc, { WG, SLOTS: slots }, "raster.gatherPairGrads"), {
+    bindings: [
+      out.rowBase,
+      out.proj,
+      rows,
+      grad2d,
+      C > 0 ? grads.extras! : raster.dummy,
+      frameUniform(gpu, f, N),
+    ],
+    workgroups: wg,
+  });
+  rows.destroy();
   dispatch(gpu, raster.pipeline(colorBackSrc, { WG }, "raster.colorBackward"), {
     bindings: [g.means, g.sh, grad2d, grads.means, grads.sh, frameUniform(gpu, f, N)],
     workgroups: wg,

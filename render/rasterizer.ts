@@ -6,8 +6,10 @@
  * 2. depth keys (culls Gaussians with non-finite extra channels), stable radix sort of all entries by depth,
  * 3. tile counts gathered in depth order, exclusive scan; the total number of pairs is read back (one 4-byte
  *    readback per render, so buffers are sized exactly and nothing is ever dropped),
- * 4. emit (tile, entry) pairs, stable radix sort by the key v * tiles + tile using only ceil(log2(V * tiles))
- *    bits (entries keep depth order inside a tile), per-tile ranges,
+ * 4. emit (tile, entry) pairs (the pairs of one entry get consecutive emit positions, which the backward uses as
+ *    rows of a per-pair gradient buffer, so each entry's first position is kept), stable radix
+ *    sort by the key v * tiles + tile using only ceil(log2(V * tiles)) bits (entries keep depth order inside a
+ *    tile), per-tile ranges,
  * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory (see blend.wgsl).
  *
  * Parameter tensors (all f32, flat): means [N, 3], quats [N, 4] (w, x, y, z; normalized inside), logScales
@@ -24,7 +26,12 @@ import { readBuffer, Tensor, TensorPool } from "../gpu/tensor.ts";
 import { type Camera, validateCamera } from "./camera.ts";
 import { type FrameInfo, frameInfo, frameUniform, kernelSource } from "./frame_uniform.ts";
 import { shCoeffCount } from "./sh.ts";
-import { type GaussianGradients, rasterizeBackward, type RenderGradients } from "./rasterize_backward.ts";
+import {
+  type GaussianGradients,
+  pairGradientStride,
+  rasterizeBackward,
+  type RenderGradients,
+} from "./rasterize_backward.ts";
 import projectSrc from "./project.wgsl" with { type: "text" };
 import cullSrc from "./cull_keys.wgsl" with { type: "text" };
 import gatherSrc from "./gather_counts.wgsl" with { type: "text" };
@@ -84,6 +91,11 @@ export interface RenderOutput {
   pairVals: Tensor<"u32">;
   /** [V * tiles, 2] pair range per tile. */
   ranges: Tensor<"u32">;
+  /**
+   * [V * N] first emit position of each visible entry: its pairs are rowBase + (ty - y0) * (x1 - x0) + (tx - x0)
+   * over its tile rectangle (the rows of the backward's per-pair gradient buffer).
+   */
+  rowBase: Tensor<"u32">;
   /** Releases every tensor of the output (back to the rasterizer's pool). */
   destroy(): void;
 }
@@ -198,7 +210,7 @@ export class GaussianRasterizer {
     const px = V * f.height * f.width;
     const extras = C > 0 ? g.extras! : this.#dummy;
 
-    const proj = pool.acquire([M, 16], "f32", "raster.proj");
+    const proj = pool.acquire([Math.max(M, 1), 16], "f32", "raster.proj");
     const counts = pool.acquire([M], "u32", "raster.counts");
     const reasons = pool.acquire([M], "u32", "raster.reasons");
     const keys = pool.acquire([M], "u32", "raster.depthKeys");
@@ -234,17 +246,20 @@ export class GaussianRasterizer {
     const offsets = pool.acquire([M + 1], "u32", "raster.offsets");
     exclusiveScan(gpu, sorted, offsets, { pool });
     const total = new Uint32Array(await readBuffer(gpu, offsets.buffer, 4, M * 4))[0];
-    if (total * 4 > gpu.limits.maxStorageBufferBindingSize) {
+    // The backward keeps one gradient row of 12 + 4 ceil(C / 4) floats per pair (rasterize_backward.ts).
+    if (total * 4 * pairGradientStride(C) > gpu.limits.maxStorageBufferBindingSize) {
       throw new Error(
         `render: ${total} tile/Gaussian pairs exceed the device's largest storage buffer ` +
-          `(${gpu.limits.maxStorageBufferBindingSize} bytes); render fewer views per call or smaller images`,
+          `(${gpu.limits.maxStorageBufferBindingSize} bytes for the per-pair gradients); render fewer views ` +
+          `per call or smaller images`,
       );
     }
 
     const pairKeys = pool.acquire([Math.max(total, 1)], "u32", "raster.pairKeys");
     const pairVals = pool.acquire([Math.max(total, 1)], "u32", "raster.pairVals");
+    const rowBase = pool.acquire([M], "u32", "raster.rowBase");
     dispatch(gpu, this.pipeline(emitSrc, { WG }, "raster.emitPairs"), {
-      bindings: [proj, order, sorted, offsets, pairKeys, pairVals, frameUniform(gpu, f, M)],
+      bindings: [proj, order, sorted, offsets, pairKeys, pairVals, rowBase, frameUniform(gpu, f, M)],
       workgroups: Math.ceil(M / WG),
     });
     order.destroy();
@@ -282,7 +297,7 @@ export class GaussianRasterizer {
         workgroups: [f.tilesX, f.tilesY, V],
       },
     );
-    const owned = [proj, pairVals, ranges, rgb, outExtras, aux, stats];
+    const owned = [proj, pairVals, ranges, rowBase, rgb, outExtras, aux, stats];
     return {
       frame: f,
       rgb,
@@ -293,6 +308,7 @@ export class GaussianRasterizer {
       proj,
       pairVals,
       ranges,
+      rowBase,
       destroy: () => owned.forEach((t) => t.destroy()),
     };
   }
