@@ -290,6 +290,51 @@ export const ablateCommand: Command = {
       await Deno.mkdir(out, { recursive: true });
       const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
       const ctx = { ds, rig, region, base, evalFrames } as Parameters<typeof runVariant>[2];
+      const jsonPath = `${out}/ablation.json`;
+      const b = base as TrainerConfig;
+      // Written after every variant (so a long study keeps its finished rows); with --only, merged into the
+      // rows already in the out folder (re-read each time, so concurrent --only runs into one folder combine).
+      const write = async (): Promise<string> => {
+        let all = rows;
+        if (stringOption(args, "only") && (await exists(jsonPath))) {
+          const old = JSON.parse(await Deno.readTextFile(jsonPath)) as AblationResult;
+          all = mergeRows(old.rows, rows, ABLATION_VARIANTS.map((v) => v.name));
+        }
+        const result: AblationResult = {
+          dataset: data,
+          budget: {
+            iters: b.iters,
+            gaussians: b.gaussians,
+            downscale,
+            seed: b.seed,
+            evalFrames,
+            fieldSteps: resolveTrainerConfig(base).priorSteps,
+          },
+          mouth: region.note,
+          openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,
+          rows: all,
+          bar: checkBar(all),
+          adapter: gpu.adapterName,
+          created: new Date().toISOString(),
+        };
+        if (open) {
+          const full = renders.get("full") ??
+            await savedRender(out, all.find((r) => r.name === "full"), open);
+          const mesh = renders.get("mesh") ??
+            await savedRender(out, all.find((r) => r.name === "mesh"), open);
+          if (full && mesh) {
+            const s = imageStrip([full, mesh, open.image], open.width, open.height, 2);
+            await Deno.writeFile(
+              `${out}/open_mouth_full_vs_mesh.png`,
+              encodePng(s.data, s.width, s.height, 3),
+            );
+          }
+        }
+        const md = ablationMarkdown(result);
+        await Deno.writeTextFile(jsonPath, JSON.stringify(result, null, 1) + "\n");
+        await Deno.writeTextFile(`${out}/ablation.md`, md);
+        return md;
+      };
       const t0 = performance.now();
       for (const [i, v] of variants.entries()) {
         const missing = missingSettings(v);
@@ -302,6 +347,7 @@ export const ablateCommand: Command = {
         const r = await runVariant(gpu, v, ctx, open, out);
         rows.push(r.row);
         if (r.render) renders.set(v.name, r.render);
+        await write();
         const per = (performance.now() - t0) / 1000 / (i + 1);
         console.log(
           `ablate: ${i + 1}/${variants.length} variants done; about ${
@@ -309,41 +355,7 @@ export const ablateCommand: Command = {
           } s left`,
         );
       }
-      const jsonPath = `${out}/ablation.json`;
-      let all = rows;
-      if (stringOption(args, "only") && (await exists(jsonPath))) {
-        const old = JSON.parse(await Deno.readTextFile(jsonPath)) as AblationResult;
-        all = mergeRows(old.rows, rows, ABLATION_VARIANTS.map((v) => v.name));
-      }
-      const b = base as TrainerConfig;
-      const result: AblationResult = {
-        dataset: data,
-        budget: {
-          iters: b.iters,
-          gaussians: b.gaussians,
-          downscale,
-          seed: b.seed,
-          evalFrames,
-          fieldSteps: resolveTrainerConfig(base).priorSteps,
-        },
-        mouth: region.note,
-        openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,
-        rows: all,
-        bar: checkBar(all),
-        adapter: gpu.adapterName,
-        created: new Date().toISOString(),
-      };
-      if (open) {
-        const full = renders.get("full") ?? await savedRender(out, all.find((r) => r.name === "full"), open);
-        const mesh = renders.get("mesh") ?? await savedRender(out, all.find((r) => r.name === "mesh"), open);
-        if (full && mesh) {
-          const s = imageStrip([full, mesh, open.image], open.width, open.height, 2);
-          await Deno.writeFile(`${out}/open_mouth_full_vs_mesh.png`, encodePng(s.data, s.width, s.height, 3));
-        }
-      }
-      const md = ablationMarkdown(result);
-      await Deno.writeTextFile(jsonPath, JSON.stringify(result, null, 1) + "\n");
-      await Deno.writeTextFile(`${out}/ablation.md`, md);
+      const md = await write();
       console.log(`\n${md}\nablate: wrote ${out}/ablation.md, ${jsonPath} and renders`);
     } finally {
       gpu.destroy();
