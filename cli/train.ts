@@ -76,6 +76,11 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("laplacianK", num(args, "laplacian-k", { min: 1, max: 16 }));
   set("lapFeatures", numberOption(args, "lap-features", { min: 0 }));
   set("lapDynamics", numberOption(args, "lap-dynamics", { min: 0 }));
+  if (args.values["cnn"] && args.values["no-cnn"]) throw new UsageError("give --cnn or --no-cnn, not both");
+  if (args.values["cnn"]) c.cnn = true;
+  if (args.values["no-cnn"]) c.cnn = false;
+  set("cnnAfter", numberOption(args, "cnn-after", { min: 0, max: 1 }));
+  set("cnnWidth", num(args, "cnn-width", { min: 1, max: 32 }));
   return c;
 }
 
@@ -249,6 +254,23 @@ export const trainCommand: Command = {
       default: String(LAP_DYNAMICS_DEFAULT),
     },
     "no-densify": { type: "boolean", description: "no adaptive density control (clone / split / prune)" },
+    cnn: {
+      type: "boolean",
+      description: "screen-space refinement CNN on RGB + rendered features (off by default)",
+    },
+    "no-cnn": { type: "boolean", description: "no refinement CNN" },
+    "cnn-after": {
+      type: "string",
+      value: "FRACTION",
+      description: "fraction of --iters after which the loss is on the CNN's output",
+      default: "0.3",
+    },
+    "cnn-width": {
+      type: "string",
+      value: "N",
+      description: "channels of the CNN's hidden 3x3 convolutions (1..32)",
+      default: "16",
+    },
     "max-gaussians": {
       type: "string",
       value: "N",

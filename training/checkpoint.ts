@@ -6,10 +6,11 @@
  *   avatar.sh [N,K,3], avatar.features [N,F], detail.params [P_G], field.params [P_F] (when F exists),
  *   prior.params [P_B] (when B is kept for F's fine-tuning),
  *   adam.<group>.m and adam.<group>.v [size of the group],
- *   density.stats [N,4] (density control's running statistics, density_stats.ts; absent when it is off)
+ *   density.stats [N,4] (density control's running statistics, density_stats.ts; absent when it is off),
+ *   cnn.params [P_C] (the refinement CNN, refine_cnn.ts; absent when it is off and in older checkpoints)
  * Metadata key "npga_checkpoint": JSON { version: 1, step, salt, lrFactor, shDegree, featureDim, constants
  * (PoseConstants), adamSteps {group: step}, field (ForwardFieldConfig or null), prior (PriorConfig with the
- * identity code as a number array, or null) }.
+ * identity code as a number array, or null), cnn (RefineCnnConfig, or null / absent) }.
  */
 import type { AdamGroupState } from "../gpu/adam.ts";
 import { readSafetensors, type WritableTensors, writeSafetensors } from "../data/safetensors.ts";
@@ -18,6 +19,7 @@ import type { AvatarSnapshot } from "./avatar.ts";
 import type { ForwardFieldConfig } from "./distill.ts";
 import type { PoseConstants } from "./pose.ts";
 import type { PriorConfig } from "./prior.ts";
+import type { RefineCnnConfig } from "./refine_cnn.ts";
 
 /** Everything needed to continue training exactly where it stopped. */
 export interface TrainState {
@@ -35,6 +37,8 @@ export interface TrainState {
   prior: { config: PriorConfig; params: Float32Array } | null;
   /** Density control's statistics [N, 4] (density_stats.ts), or null/absent when it is off. */
   density?: Float32Array | null;
+  /** The refinement CNN (refine_stage.ts), or null/absent when it is off. */
+  cnn?: { config: RefineCnnConfig; params: Float32Array } | null;
 }
 
 const KEY = "npga_checkpoint";
@@ -61,6 +65,7 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
   if (s.field) t["field.params"] = { shape: [s.field.params.length], data: s.field.params };
   if (s.prior) t["prior.params"] = { shape: [s.prior.params.length], data: s.prior.params };
   if (s.density) t["density.stats"] = { shape: [N, 4], data: s.density };
+  if (s.cnn) t["cnn.params"] = { shape: [s.cnn.params.length], data: s.cnn.params };
   const adamSteps: Record<string, number> = {};
   for (const g of s.adam) {
     t[`adam.${g.name}.m`] = { shape: [g.m.length], data: g.m };
@@ -78,6 +83,7 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
     adamSteps,
     field: s.field?.config ?? null,
     prior: s.prior ? { ...s.prior.config, identity: Array.from(s.prior.config.identity) } : null,
+    cnn: s.cnn?.config ?? null,
   };
   return writeSafetensors(t, { [KEY]: JSON.stringify(meta) });
 }
@@ -99,6 +105,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
     adamSteps: Record<string, number>;
     field: ForwardFieldConfig | null;
     prior: (Omit<PriorConfig, "identity"> & { identity: number[] }) | null;
+    cnn?: RefineCnnConfig | null;
   };
   if (meta.version !== 1) {
     throw new DataError(file, `checkpoint version ${meta.version} is not supported`, fix);
@@ -142,5 +149,6 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
       }
       : null,
     density: st.tensors.has("density.stats") ? get("density.stats") : null,
+    cnn: meta.cnn ? { config: meta.cnn, params: get("cnn.params") } : null,
   };
 }

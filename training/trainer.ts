@@ -41,6 +41,7 @@ import { PhotometricLoss } from "./photometric_loss.ts";
 import { StepValues } from "./step_values.ts";
 import { LoopControl } from "./loop_control.ts";
 import { PosedGradBuffers } from "./posed_grad_buffers.ts";
+import { RefineStage } from "./refine_stage.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type {
   FieldReport,
@@ -93,6 +94,8 @@ export class Trainer {
   /** Adaptive density control (null with `densify` off). */
   readonly densifier: Densifier | null;
   #lap: LaplacianTerms;
+  /** The screen-space refinement CNN and its feature rasterizer (null with `cnn` off). */
+  readonly refine: RefineStage | null;
 
   private constructor(
     gpu: Gpu,
@@ -138,6 +141,11 @@ export class Trainer {
       dynamics: config.lapDynamics,
       rebuildEvery: config.checkpointEvery,
     });
+    const { shDegree, featureDim } = avatar.constants;
+    this.refine = config.cnn
+      ? new RefineStage(gpu, { ...config, shDegree, featureDim }, inputs.dataset.background)
+      : null;
+    this.refine?.bind(this.#adam);
   }
 
   /** Builds a trainer: B and F (or F from `resume`), the avatar, optimizer and renderer. */
@@ -224,7 +232,10 @@ export class Trainer {
     const md = await this.#meshStep(z);
     const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, false);
     if (md) this.#mesh!.rotate(md.rot, posed.quats);
-    const out = await this.raster.render(posed, frameCameras(frames));
+    const cams = frameCameras(frames);
+    const out = this.#refining
+      ? await this.refine!.render(this.avatar, posed, cams)
+      : await this.raster.render(posed, cams);
     return {
       rgb: out.rgb,
       release: () => {
@@ -244,11 +255,13 @@ export class Trainer {
     const md = await this.#meshStep(z);
     const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, true);
     if (md) this.#mesh!.rotate(md.rot, posed.quats);
-    const out = await this.raster.render(posed, frameCameras(batch.frames));
+    const cams = frameCameras(batch.frames);
+    const refined = this.#refining ? await this.refine!.render(this.avatar, posed, cams) : null;
+    const out = refined?.out ?? await this.raster.render(posed, cams);
     const { width, height } = this.#sampler.size;
     const shape = { views: batch.frames.length, height, width, channels: 3 };
     const target = Tensor.from(this.gpu, frameTargets(batch.frames), undefined, "trainer.target");
-    const res = this.#loss.evaluate(out.rgb, target, shape);
+    const res = this.#loss.evaluate(refined?.rgb ?? out.rgb, target, shape);
     this.#lap.forward(this.avatar, posed, this.step);
     const { losses, finite } = await this.#values.read(
       this.#loss,
@@ -260,7 +273,9 @@ export class Trainer {
     if (applied) {
       this.avatar.zeroGrads();
       const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
-      this.raster.backward(posed, out, { rgb: res.grad }, { ...pg, densify: this.densifier?.stepBuffer() });
+      const pgd = { ...pg, densify: this.densifier?.stepBuffer() };
+      if (refined) this.refine!.backward(this.avatar, posed, refined, res.grad, pgd);
+      else this.raster.backward(posed, out, { rgb: res.grad }, pgd);
       this.densifier?.accumulate();
       if (md) this.#mesh!.rotateBackward(md.rot, pg.quats);
       const dDx = this.avatar.backward(posed, pg, false, this.#lap.addDynamicsGrad);
@@ -272,12 +287,13 @@ export class Trainer {
       for (const name of this.#adam.groupNames) this.#adam.setLr(name, this.#adam.group(name).lr * f);
       if (this.#fineTunes) this.#adam.setLr("field", this.config.fieldLr * f);
       if (this.#mesh) this.#adam.setLr("detail", 0);
+      if (this.refine) this.#adam.setLr("cnn", refined ? this.refine.lr * f : 0);
       this.#adam.step();
     }
     fs?.release();
     md?.destroy();
     this.#lap.release();
-    out.destroy();
+    (refined ?? out).destroy();
     posed.destroy();
     target.destroy();
     this.step++;
@@ -316,14 +332,26 @@ export class Trainer {
     };
   }
 
+  /** Whether the step about to run (and renders now) go through the refinement CNN. */
+  get #refining(): boolean {
+    return !!this.refine?.active(this.step);
+  }
+
   /** The full training state (reads every tensor back). */
-  state(): Promise<TrainState> {
-    return captureTrainState(this.#parts, { step: this.step, salt: this.#salt, lrFactor: this.#lrFactor });
+  async state(): Promise<TrainState> {
+    const s = await captureTrainState(this.#parts, {
+      step: this.step,
+      salt: this.#salt,
+      lrFactor: this.#lrFactor,
+    });
+    if (this.refine) s.cnn = await this.refine.capture();
+    return s;
   }
 
   /** Restores a state taken by `state()` (the same run's settings). */
   restore(s: TrainState): Promise<void> {
     ({ step: this.step, salt: this.#salt, lrFactor: this.#lrFactor } = restoreTrainState(this.#parts, s));
+    this.refine?.restore(this.#adam, s.cnn, s.adam);
     this.#lastGood = s;
     return Promise.resolve();
   }
@@ -433,6 +461,7 @@ export class Trainer {
     this.#adam.destroy();
     this.#loss.destroy();
     this.raster.destroy();
+    this.refine?.destroy();
     this.field?.destroy();
     this.prior?.destroy();
     this.avatar.destroy();

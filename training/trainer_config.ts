@@ -84,6 +84,16 @@ export interface TrainerConfig {
   lapFeatures: number;
   /** Weight of the Laplacian term on G's predicted offsets at the step's expression (0 = off). */
   lapDynamics: number;
+  /** Screen-space refinement CNN on RGB + rendered features (refine_stage.ts). */
+  cnn: boolean;
+  /** Fraction of `iters` after which the loss is computed on the CNN's output (before it the CNN is not run). */
+  cnnAfter: number;
+  /** Channels of the CNN's hidden layers (1..32). */
+  cnnWidth: number;
+  /** Hidden 3x3 convolution layers of the CNN (before the output layer). */
+  cnnLayers: number;
+  /** Adam learning rate of the CNN's weights (times lrScale). */
+  cnnLr: number;
 }
 
 /** Default Laplacian weights (see laplacian_terms.ts for the measurement behind them). */
@@ -132,6 +142,11 @@ export function defaultTrainerConfig(): TrainerConfig {
     laplacianK: 8,
     lapFeatures: LAP_FEATURES_DEFAULT,
     lapDynamics: LAP_DYNAMICS_DEFAULT,
+    cnn: false,
+    cnnAfter: 0.3,
+    cnnWidth: 16,
+    cnnLayers: 2,
+    cnnLr: 1e-3,
   };
 }
 
@@ -143,7 +158,7 @@ const NUM = (min: number, max?: number): Rule => ({ min, max, integer: false });
 type NumericKey = {
   [K in keyof TrainerConfig]: TrainerConfig[K] extends number ? K : never;
 }[keyof TrainerConfig];
-const OTHER_KEYS = ["densify", "densityMode", "deformation"];
+const OTHER_KEYS = ["densify", "densityMode", "deformation", "cnn"];
 
 const RULES: Record<NumericKey, Rule> = {
   iters: INT(1),
@@ -182,6 +197,10 @@ const RULES: Record<NumericKey, Rule> = {
   laplacianK: INT(1, 16),
   lapFeatures: NUM(0),
   lapDynamics: NUM(0),
+  cnnAfter: NUM(0, 1),
+  cnnWidth: INT(1, 32),
+  cnnLayers: INT(1, 8),
+  cnnLr: NUM(0, 1),
 };
 
 /** The defaults overridden by `partial`, validated; throws an Error naming the first bad field. */
@@ -202,6 +221,12 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
     if (!(key in RULES) && !OTHER_KEYS.includes(key)) throw new Error(`config: unknown setting '${key}'`);
   }
   if (typeof c.densify !== "boolean") throw new Error("config.densify must be true or false");
+  if (typeof c.cnn !== "boolean") throw new Error("config.cnn must be true or false");
+  if (c.cnn && c.featureDim === 0) {
+    throw new Error(
+      "config: the refinement CNN (cnn) needs per-Gaussian features; set featureDim > 0 or cnn off",
+    );
+  }
   if (c.densityMode !== "dynamic" && c.densityMode !== "basic") {
     throw new Error(`config.densityMode must be "dynamic" or "basic", got ${JSON.stringify(c.densityMode)}`);
   }
