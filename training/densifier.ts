@@ -5,8 +5,8 @@
  *
  * Schedule (3DGS's, scaled to the run): every `densifyEvery` steps (0 = iters / 14, clamped to 10..100: 50 for
  * the default 700-step run) from `densifyFrom` to `densifyUntil` (fractions of `iters`: 0.15 and 0.8 by
- * default). Optionally every `opacityResetEvery` steps inside that window the opacities are clamped to at most
- * 0.01 (their Adam moments zeroed), as 3DGS does to shed floaters; off by default (a 700-step run has too few
+ * default). Optionally at the density steps that are multiples of `opacityResetEvery` the opacities are clamped to
+ * at most 0.01 (their Adam moments zeroed), as 3DGS does to shed floaters; off by default (a 700-step run has too few
  * steps left to recover). Each density change bumps `generation`, so modules that cache per-Gaussian structure
  * (the Laplacian kNN graph) can rebuild; the trainer also emits a "density" event.
  */
@@ -79,7 +79,7 @@ export class Densifier {
   readonly stats: DensityStats;
   readonly schedule: DensitySchedule;
   readonly settings: DensitySettings;
-  /** Incremented on every change of the Gaussian set (density step or opacity reset). */
+  /** Incremented on every change of the Gaussian set (density step, opacity reset, restore of a state). */
   generation = 0;
   readonly #seed: number;
   readonly #sceneExtent: number;

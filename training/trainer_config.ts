@@ -76,7 +76,7 @@ export interface TrainerConfig {
   pruneInvisibleSteps: number;
   /** Cap on the Gaussian count (0 = 2 x `gaussians`). */
   maxGaussians: number;
-  /** Clamp opacities to 0.01 every this many steps inside the density window (0 = never). */
+  /** Clamp opacities to 0.01 at the density steps that are multiples of this (0 = never). */
   opacityResetEvery: number;
   /** Neighbours per Gaussian of the Laplacian regularizers' kNN graph (1..16; rebuilt after density changes). */
   laplacianK: number;

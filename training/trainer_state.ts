@@ -72,6 +72,7 @@ export function restoreTrainState(p: TrainerParts, s: TrainState): LoopCounters 
   p.avatar.detail.setParams(s.avatar.detailParams);
   // Statistics restart at zero when the state has none (density control was off, or an older checkpoint).
   p.densifier?.stats.set(s.avatar.cloud.count, s.density ?? undefined);
+  if (p.densifier) p.densifier.generation++;
   const saved = new Map(s.adam.map((g) => [g.name, g]));
   bindAvatarGroups(p, saved);
   if (p.fineTunes) {
