@@ -1,7 +1,10 @@
 /**
  * A trained avatar ready to render at any expression code, without a trainer: the canonical Gaussians and G
- * (training/avatar.ts), the forward field F (training/distill.ts) and a rasterizer. Posing is canonical +
- * F(x_c, z) + G, rendered through the dashboard's trainer-free path (dashboard/avatar_view.ts `renderView`).
+ * (training/avatar.ts), the forward field F (training/distill.ts), a rasterizer and, when the avatar has one, the
+ * screen-space refinement CNN (training/refine_cnn.ts). Posing is canonical + F(x_c, z) + G. Without a CNN the
+ * render goes through the dashboard's trainer-free path (dashboard/avatar_view.ts `renderView`); with one, the
+ * rasterizer also splats the canonical features as extra channels and the CNN refines RGB + features into the
+ * final RGB, as the trainer's refinement stage does (training/refine_stage.ts).
  */
 import type { Gpu } from "../gpu/device.ts";
 import { mlpLayout } from "../gpu/mlp.ts";
@@ -10,8 +13,11 @@ import { renderView, viewCamera, type ViewModel, type ViewRender } from "../dash
 import type { CameraInfo } from "../data/dataset.ts";
 import type { ViewSpec } from "../dashboard/avatar_view.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
+import type { Camera } from "../render/camera.ts";
 import { avatarFromCloud } from "../training/avatar.ts";
 import { ForwardField, type ForwardFieldConfig } from "../training/distill.ts";
+import { RefineCnn, type RefineCnnConfig } from "../training/refine_cnn.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import { detailNetworkSpec, type PoseConstants } from "../training/pose.ts";
 
 /** What rendering needs of a loaded avatar (a `LoadedAvatar` of data/avatar_file.ts has all of it). */
@@ -20,6 +26,8 @@ export interface DrivableAvatar {
   constants: PoseConstants;
   detailParams: Float32Array;
   field: { config: ForwardFieldConfig; params: Float32Array } | null;
+  /** The refinement CNN, when the avatar has one. */
+  cnn?: { config: RefineCnnConfig; params: Float32Array } | null;
   /** The run's config.json (for G's width and depth), when known. */
   config?: Record<string, unknown> | null;
 }
@@ -49,10 +57,13 @@ export function detailShapeOf(a: DrivableAvatar): { width: number; depth: number
 export class AvatarDriver {
   readonly model: ViewModel;
   readonly constants: PoseConstants;
+  /** The refinement CNN (null: plain rasterizer RGB). */
+  readonly cnn: RefineCnn | null;
 
-  private constructor(model: ViewModel, constants: PoseConstants) {
+  private constructor(model: ViewModel, constants: PoseConstants, cnn: RefineCnn | null) {
     this.model = model;
     this.constants = constants;
+    this.cnn = cnn;
   }
 
   /** Uploads `a` and creates F and a rasterizer with the given background (RGB 0..1). */
@@ -70,8 +81,22 @@ export class AvatarDriver {
       field = new ForwardField(gpu, a.field.config);
       field.mlp.setParams(a.field.params);
     }
-    const raster = new GaussianRasterizer(gpu, { shDegree: c.shDegree, extraChannels: 0, background });
-    return new AvatarDriver({ avatar, field, raster }, c);
+    let cnn: RefineCnn | null = null;
+    if (a.cnn) {
+      if (a.cnn.config.featureDim !== c.featureDim) {
+        throw new Error(
+          `the avatar's refinement CNN reads ${a.cnn.config.featureDim} feature channels, its Gaussians have ${c.featureDim}`,
+        );
+      }
+      cnn = new RefineCnn(gpu, a.cnn.config);
+      cnn.setParams(a.cnn.params);
+    }
+    const raster = new GaussianRasterizer(gpu, {
+      shDegree: c.shDegree,
+      extraChannels: cnn ? c.featureDim : 0,
+      background,
+    });
+    return new AvatarDriver({ avatar, field, raster }, c, cnn);
   }
 
   /** Expression code length D. */
@@ -84,11 +109,39 @@ export class AvatarDriver {
     if (z.length !== this.exprDim) {
       throw new Error(`expression code has ${z.length} values, the avatar ${this.exprDim}`);
     }
-    return renderView(this.model, viewCamera(info, view, this.constants.center), z);
+    const camera = viewCamera(info, view, this.constants.center);
+    return this.cnn ? this.#refined(camera, z) : renderView(this.model, camera, z);
+  }
+
+  async #refined(camera: Camera, z: Float32Array): Promise<ViewRender> {
+    const { avatar, field, raster } = this.model, cnn = this.cnn!;
+    let dx: Tensor | undefined;
+    if (field) {
+      dx = Tensor.empty(avatar.gpu, [avatar.count, 3], "f32", "render.dxF");
+      field.evaluate(avatar.params.means, null, z, dx);
+    }
+    const posed = avatar.pose(z, dx, false);
+    posed.extras = avatar.params.features;
+    const out = await raster.render(posed, [camera]);
+    const fw = cnn.forward(out.rgb, out.extras, { views: 1, height: camera.height, width: camera.width });
+    try {
+      const rgb = await fw.rgb.read() as Float32Array;
+      return {
+        rgb: rgb.slice(0, camera.width * camera.height * 3),
+        width: camera.width,
+        height: camera.height,
+      };
+    } finally {
+      fw.release();
+      out.destroy();
+      posed.destroy();
+      dx?.destroy();
+    }
   }
 
   /** Frees the GPU resources. */
   destroy(): void {
+    this.cnn?.destroy();
     this.model.raster.destroy();
     this.model.field?.destroy();
     this.model.avatar.destroy();

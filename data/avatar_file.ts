@@ -16,6 +16,7 @@ import { RunFolder } from "./run_folder.ts";
 import { decodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
 import type { ForwardFieldConfig } from "../training/distill.ts";
 import type { PoseConstants } from "../training/pose.ts";
+import type { RefineCnnConfig } from "../training/refine_cnn.ts";
 
 /** A trained avatar, ready to pose and render. */
 export interface LoadedAvatar {
@@ -30,8 +31,8 @@ export interface LoadedAvatar {
   detailParams: Float32Array;
   /** The forward field F, when the avatar has one. */
   field: { config: ForwardFieldConfig; params: Float32Array } | null;
-  /** The refinement CNN, when the avatar has one (its config is defined by training/refine_cnn.ts). */
-  cnn: { config: unknown; params: Float32Array } | null;
+  /** The screen-space refinement CNN (training/refine_cnn.ts), when the avatar has one. */
+  cnn: { config: RefineCnnConfig; params: Float32Array } | null;
   /** One name per expression dimension (e.g. ARKit blendshape names), when known. */
   expressionNames: string[] | null;
   /** The run's config.json (dataset path, trainer settings), when known. */
@@ -59,7 +60,6 @@ function fromState(
   config: Record<string, unknown> | null,
   names: string[] | null,
 ): LoadedAvatar {
-  const cnn = (s as TrainState & { cnn?: { config: unknown; params: Float32Array } | null }).cnn ?? null;
   return {
     file,
     step: s.step,
@@ -67,7 +67,7 @@ function fromState(
     constants: s.avatar.constants,
     detailParams: s.avatar.detailParams,
     field: s.field,
-    cnn,
+    cnn: s.cnn ?? null,
     expressionNames: names,
     config,
   };

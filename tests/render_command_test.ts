@@ -16,6 +16,10 @@ import { renderAvatar, type RenderJob } from "../cli/render.ts";
 import { resizeCamera } from "../cli/render_camera.ts";
 import { toRgb8 } from "../cli/render_driver.ts";
 import { UsageError } from "../cli/command.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { convParamCount } from "../training/conv2d.ts";
+import { conv2dForwardCpu } from "../training/conv2d_cpu.ts";
+import { type RefineCnnConfig, refineLayers } from "../training/refine_cnn.ts";
 import { loadAvatarFile } from "../data/avatar_file.ts";
 import { DataError } from "../data/errors.ts";
 import { testGpu } from "./helpers.ts";
@@ -71,16 +75,22 @@ async function setup() {
   });
   field.mlp.init(7);
   const snap = await avatar.snapshot();
-  const bytes = encodeCheckpoint({
-    step: 1,
-    salt: 0,
-    lrFactor: 1,
-    avatar: snap,
-    adam: [],
-    field: { config: field.config, params: await field.mlp.getParams() },
-    prior: null,
-  });
-  const run = async (name: string, names: string[] | null) => {
+  const fieldState = { config: field.config, params: await field.mlp.getParams() };
+  const run = async (
+    name: string,
+    names: string[] | null,
+    cnn?: { config: RefineCnnConfig; params: Float32Array },
+  ) => {
+    const bytes = encodeCheckpoint({
+      step: 1,
+      salt: 0,
+      lrFactor: 1,
+      avatar: snap,
+      adam: [],
+      field: fieldState,
+      prior: null,
+      cnn,
+    });
     const dir = `${root}/${name}`;
     await writeDataset(`${dir}/data`, names);
     await Deno.mkdir(`${dir}/checkpoints`, { recursive: true });
@@ -91,6 +101,11 @@ async function setup() {
   const arkitRun = await run("arkit", NAMES);
   const flameRun = await run("flame", null);
   const raster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: 0, background: [1, 1, 1] });
+  const featureRaster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: 8, background: [1, 1, 1] });
+  const frontCamera = () => {
+    const info = resizeCamera(defaultCameraInfo(snap.constants.center, snap.constants.extent), 64, 64);
+    return viewCamera(info, { camera: 0 }, snap.constants.center);
+  };
   const lines: string[] = [];
   const job = (over: Partial<RenderJob>): RenderJob => ({
     avatar: arkitRun,
@@ -103,18 +118,33 @@ async function setup() {
   return {
     gpu,
     root,
+    run,
     arkitRun,
     flameRun,
     lines,
     job,
     /** The trainer-free path on the in-memory avatar (no files involved). */
-    direct: async (z: number[]) => {
-      const info = resizeCamera(defaultCameraInfo(snap.constants.center, snap.constants.extent), 64, 64);
-      const cam = viewCamera(info, { camera: 0 }, snap.constants.center);
-      return toRgb8(await renderView({ avatar, field, raster }, cam, Float32Array.from(z)));
+    direct: async (z: number[]) =>
+      toRgb8(await renderView({ avatar, field, raster }, frontCamera(), Float32Array.from(z))),
+    /** RGB [64, 64, 3] and the features splatted as 8 extra channels, in float, at code `z`. */
+    withFeatures: async (z: number[]) => {
+      const dx = Tensor.empty(gpu, [avatar.count, 3], "f32", "test.dx");
+      field.evaluate(avatar.params.means, null, Float32Array.from(z), dx);
+      const posed = avatar.pose(Float32Array.from(z), dx, false);
+      posed.extras = avatar.params.features;
+      const out = await featureRaster.render(posed, [frontCamera()]);
+      const r = {
+        rgb: await out.rgb.read() as Float32Array,
+        extras: await out.extras.read() as Float32Array,
+      };
+      out.destroy();
+      posed.destroy();
+      dx.destroy();
+      return r;
     },
     destroy: async () => {
       raster.destroy();
+      featureRaster.destroy();
       field.destroy();
       avatar.destroy();
       await Deno.remove(root, { recursive: true });
@@ -185,6 +215,51 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
         (e: unknown) => e instanceof UsageError && /CSV driving needs .* ARKit-named/.test(e.message),
       );
     });
+
+    await t.step(
+      "an avatar with a refinement CNN renders RGB + CNN(RGB, features) like the CPU reference",
+      async () => {
+        const cfg: RefineCnnConfig = { featureDim: 8, width: 6, hidden: 1, seed: 1 };
+        const layers = refineLayers(cfg);
+        const n = layers.reduce((a, l) => a + convParamCount(l), 0);
+        const rng = new Rng(21);
+        const params = Float32Array.from({ length: n }, () => rng.uniform(-0.15, 0.15));
+        const zeroOut = params.slice();
+        zeroOut.fill(0, convParamCount(layers[0]));
+        const z = [0.5, 0.2, -0.3];
+        const npy = `${s.root}/z.npy`;
+        await Deno.writeFile(npy, writeNpy(Float32Array.from(z), [D]));
+        const render = async (name: string, p: Float32Array) => {
+          const avatar = await s.run(name, NAMES, { config: cfg, params: p });
+          const r = await renderAvatar(
+            s.job({ avatar, out: `${s.root}/${name}_out`, expressions: npy }),
+            s.gpu,
+          );
+          return pixels(r.files[0]).rgb;
+        };
+        const plain = await s.direct(z);
+        assert.ok(
+          maxDiff(await render("cnn0", zeroOut), plain) <= 1,
+          "a zero output layer leaves the render as is",
+        );
+        const got = await render("cnn", params);
+        const { rgb, extras } = await s.withFeatures(z);
+        const shape = { views: 1, height: 64, width: 64 }, P = 64 * 64;
+        let x: Float64Array = new Float64Array(P * 11);
+        for (let p = 0; p < P; p++) {
+          for (let c = 0; c < 3; c++) x[p * 11 + c] = rgb[p * 3 + c];
+          for (let c = 0; c < 8; c++) x[p * 11 + 3 + c] = extras[p * 8 + c];
+        }
+        let off = 0;
+        for (const l of layers) {
+          x = conv2dForwardCpu(l, shape, x, params, off);
+          off += convParamCount(l);
+        }
+        const want = Uint8Array.from(rgb, (v, i) => Math.round(Math.min(Math.max(v + x[i], 0), 1) * 255));
+        assert.ok(maxDiff(got, want) <= 1, `refined render = CPU reference (max diff ${maxDiff(got, want)})`);
+        assert.ok(maxDiff(got, plain) > 10, "the CNN changes the image");
+      },
+    );
 
     await t.step("avatar files: run folder, checkpoint inside it, clear errors", async () => {
       const fromRun = await loadAvatarFile(s.arkitRun);
