@@ -77,7 +77,7 @@ const bench: BenchModule = {
     const notes: string[] = [
       `SH degree ${SH_DEGREE}, one view per call; the backward includes all parameter gradients and the density ` +
       `statistics. Times are medians of whole calls (render + backward recording + wait for the device).`,
-      "CPU reference = float64 TypeScript forward only (one warm-up call, then one timed call; there is no CPU " +
+      "CPU reference = float64 TypeScript forward only (one warm-up call, median of three; there is no CPU " +
       "analytic backward), so 'cpu/(fwd+bwd)' " +
       "compares the GPU forward+backward with the CPU forward alone and understates the gap.",
     ];
@@ -112,7 +112,7 @@ const bench: BenchModule = {
         const dExtras = extra > 0
           ? Tensor.from(gpu, new Rng(6).floats(w * h * extra, -1e-3, 1e-3))
           : undefined;
-        const opts = { warmup: 1, minIters: soft ? 3 : 5, minMs: soft ? 0 : 500, maxIters: 20 };
+        const opts = { warmup: 1, minIters: 5, minMs: soft ? 0 : 500, maxIters: 20 };
         let pairs = 0;
         mem.reset();
         const fwd = await timeGpu(gpu, async () => {
@@ -131,7 +131,7 @@ const bench: BenchModule = {
           ctx.log(`  CPU reference`);
           cpu = await timeCpu(() => {
             renderCpu(d, cams, { shDegree: SH_DEGREE, extraChannels: extra });
-          }, { warmup: 1, minIters: 1, minMs: 0, maxIters: 1 });
+          }, { warmup: 1, minIters: 3, minMs: 0, maxIters: 3 });
         }
         const gp = (ms: number) => ((n * w * h) / (ms / 1000)).toExponential(2);
         rows.push({
