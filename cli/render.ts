@@ -105,6 +105,13 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
     throw new UsageError("give at most one of --expressions, --csv and --split SPLIT [--data DIR]");
   }
   const loaded = await loadAvatarFile(job.avatar);
+  const trainer = loaded.config?.trainer as { deformation?: unknown } | undefined;
+  if (trainer?.deformation === "mesh") {
+    throw new UsageError(
+      `${loaded.file}: this avatar was trained with the mesh-rigged baseline (deformation "mesh"), whose posing ` +
+        "needs the rig; render drives NPGA avatars (canonical + F + G) only",
+    );
+  }
   const D = loaded.constants.exprDim;
   const fps = job.fps ?? 30;
 

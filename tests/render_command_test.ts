@@ -305,6 +305,10 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
         ["timestep 1", "timestep 2"],
         "--split alone: the run's dataset",
       );
+      const mesh = await s.run("mesh", NAMES);
+      const cfg = { data: `${mesh}/data`, trainer: { deformation: "mesh" } };
+      await Deno.writeTextFile(`${mesh}/config.json`, JSON.stringify(cfg));
+      await assert.rejects(() => renderAvatar(s.job({ avatar: mesh, out }), s.gpu), /mesh-rigged baseline/);
       await assert.rejects(
         () => renderAvatar(s.job({ camera: "data:7", out }), s.gpu),
         (e: unknown) => e instanceof UsageError && /no camera 7; its cameras are 3/.test(e.message),
