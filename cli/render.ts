@@ -300,8 +300,13 @@ export const renderCommand: Command = {
         "or a camera JSON (transform_matrix, fl_x, w, h)",
       default: "orbit:0,0",
     },
-    width: { type: "string", value: "W", description: "image width (rescales the camera)" },
-    height: { type: "string", value: "H", description: "image height (rescales the camera)" },
+    width: { type: "string", value: "W", description: "image width in pixels (scales the camera's view)" },
+    height: {
+      type: "string",
+      value: "H",
+      description:
+        "image height; with --width at another aspect ratio the view is centred, pixels stay square",
+    },
     fps: {
       type: "string",
       value: "N",

@@ -10,7 +10,7 @@
  *   intrinsics `fl_x` [`fl_y`] `w` `h` [`cx` `cy`], either at the top level or in `frames[0]` of a
  *   transforms file (frame values override top-level ones).
  *
- * `--width`/`--height` rescale the intrinsics (one alone keeps the aspect ratio).
+ * `--width`/`--height` set the image size (`resizeCamera`: square pixels, the whole original view visible).
  */
 import { glCamToWorldToCvWorldToCam, parseRigid } from "../data/camera.ts";
 import type { CameraInfo } from "../data/dataset.ts";
@@ -129,16 +129,21 @@ export async function parseCameraSpec(spec: string | undefined, ctx: CameraConte
   return { info: parseCameraJson(await ctx.readText(s), s), view: { camera: 0 }, label: s };
 }
 
-/** `info` rescaled to `width` x `height` (either may be omitted: the other keeps the aspect ratio). */
+/**
+ * `info` at `width` x `height` pixels. One of them alone scales the image (the other follows the aspect ratio);
+ * both with another aspect ratio scale by the smaller factor and centre the view, so pixels stay square and all of
+ * the original view stays visible (more is shown along the longer side).
+ */
 export function resizeCamera(info: CameraInfo, width?: number, height?: number): CameraInfo {
   if (width === undefined && height === undefined) return info;
   const w = width ?? Math.max(1, Math.round((height! * info.width) / info.height));
   const h = height ?? Math.max(1, Math.round((width! * info.height) / info.width));
-  const sx = w / info.width, sy = h / info.height, k = info.intrinsics;
+  const s = Math.min(w / info.width, h / info.height), k = info.intrinsics;
+  const ox = (w - info.width * s) / 2, oy = (h - info.height * s) / 2;
   return {
     ...info,
     width: w,
     height: h,
-    intrinsics: { fx: k.fx * sx, fy: k.fy * sy, cx: k.cx * sx, cy: k.cy * sy },
+    intrinsics: { fx: k.fx * s, fy: k.fy * s, cx: k.cx * s + ox, cy: k.cy * s + oy },
   };
 }

@@ -46,6 +46,14 @@ Deno.test("render camera: JSON camera files and resizing", () => {
   const big = resizeCamera(cam, 160);
   assert.equal(big.height, 120);
   assert.deepEqual(big.intrinsics, { fx: 200, fy: 200, cx: 80, cy: 60 });
+  const tall = resizeCamera(cam, 80, 100);
+  assert.deepEqual(tall.intrinsics, { fx: 100, fy: 100, cx: 40, cy: 50 }, "same scale, centred, taller view");
+  const wide = resizeCamera(cam, 320, 120);
+  assert.deepEqual(
+    wide.intrinsics,
+    { fx: 200, fy: 200, cx: 160, cy: 60 },
+    "scaled by the smaller factor (2)",
+  );
   for (
     const [text, msg] of [
       ["{", /invalid JSON/],
