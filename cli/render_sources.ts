@@ -62,12 +62,19 @@ export function csvSequence(
   names: readonly string[] | null,
   fps?: number,
 ): DriveSequence {
-  if (!names || !names.some(isArkitBlendshape)) {
+  if (!names) {
+    throw new UsageError(
+      `${file}: CSV driving needs the names of the avatar's expression dimensions, and none are known (no ` +
+        "blendshape_names in its dataset's dataset.json, or the dataset was not found): give the avatar's " +
+        "dataset with --data DIR, or drive it with --expressions CODES.npy",
+    );
+  }
+  if (!names.some(isArkitBlendshape)) {
     throw new UsageError(
       `${file}: CSV driving needs an avatar whose expression dimensions are ARKit-named blendshapes ` +
-        `(e.g. jawOpen, eyeBlink_L); this avatar's are ${
-          names ? names.slice(0, 4).join(", ") + (names.length > 4 ? ", ..." : "") : "unnamed"
-        } (a FLAME/NeRSemble code, say). Drive it with --expressions CODES.npy or --data DIR instead`,
+        `(e.g. jawOpen, eyeBlink_L); this avatar's are ${names.slice(0, 4).join(", ")}${
+          names.length > 4 ? ", ..." : ""
+        } (a FLAME/NeRSemble code, say). Drive it with --expressions CODES.npy or --split SPLIT instead`,
     );
   }
   const s = parseArkitCsv(text, names, file);

@@ -99,7 +99,7 @@ async function setup() {
     return dir;
   };
   const arkitRun = await run("arkit", NAMES);
-  const flameRun = await run("flame", null);
+  const flameRun = await run("flame", ["expr 0", "expr 1", "expr 2"]);
   const raster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: 0, background: [1, 1, 1] });
   const featureRaster = new GaussianRasterizer(gpu, { shDegree: 1, extraChannels: 8, background: [1, 1, 1] });
   const frontCamera = () => {
@@ -270,7 +270,7 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
       const fromFile = await loadAvatarFile(fromRun.file);
       assert.deepEqual(fromFile.config, fromRun.config);
       assert.deepEqual(fromFile.expressionNames, NAMES);
-      assert.equal((await loadAvatarFile(s.flameRun)).expressionNames, null);
+      assert.deepEqual((await loadAvatarFile(s.flameRun)).expressionNames, ["expr 0", "expr 1", "expr 2"]);
       await assert.rejects(() => loadAvatarFile(`${s.root}/nothing`), /nothing: does not exist/);
       await Deno.writeTextFile(`${s.root}/a.npga`, "x");
       await assert.rejects(() => loadAvatarFile(`${s.root}/a.npga`), DataError);

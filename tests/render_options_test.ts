@@ -100,7 +100,7 @@ Deno.test("render sources: npy shapes, CSV resampling, dataset name matching, fr
     () => csvSequence(csv, "t.csv", ["expr 0", "expr 1"]),
     (e: unknown) => e instanceof UsageError && /ARKit-named/.test(e.message),
   );
-  assert.throws(() => csvSequence(csv, "t.csv", null), /unnamed/);
+  assert.throws(() => csvSequence(csv, "t.csv", null), /none are known .* --data DIR/);
 
   const index: DatasetIndex = {
     root: "other",
