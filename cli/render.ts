@@ -201,6 +201,10 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
       `${fpsOut.toFixed(2)} frames/s (pose + render ${(renderMs / seq.frames).toFixed(0)} ms/frame) ` +
       `-> ${job.out}/frame_%05d.png`,
   );
+  const stale = `${job.out}/frame_${String(seq.frames).padStart(5, "0")}.png`;
+  if (await Deno.stat(stale).then(() => true, () => false)) {
+    log(`render: note: ${job.out} still holds frames of an earlier, longer render from ${stale} on`);
+  }
   if (job.sheet) {
     const c = contactSheet(sheet, { columns: Math.min(sheet.length, 10), maxWidth: 2600 });
     await Deno.writeFile(job.sheet, encodePng(c.rgb, c.width, c.height, 3));
