@@ -66,7 +66,10 @@ export interface RenderSummary {
   seconds: number;
   /** Frames per second of the loop. */
   framesPerSecond: number;
-  /** Milliseconds per frame spent posing and rendering (including the read-back), without PNG encoding. */
+  /**
+   * Milliseconds per frame spent posing and rendering (with the read-back, without PNG encoding), after the
+   * first frame (which includes shader compilation).
+   */
   renderMsPerFrame: number;
   sequence: DriveSequence;
 }
@@ -162,14 +165,15 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
   );
   const sheet: RgbFrame[] = [];
   const t0 = performance.now();
-  let renderMs = 0;
+  let renderMs = 0, firstMs = 0;
   const every = Math.max(1, Math.round(seq.frames / 10));
   try {
     for (let t = 0; t < seq.frames; t++) {
       const z = seq.codes.slice(t * D, (t + 1) * D);
       const r0 = performance.now();
       const img = await driver.render(info, choice.view, z);
-      renderMs += performance.now() - r0;
+      if (t === 0) firstMs = performance.now() - r0;
+      else renderMs += performance.now() - r0;
       const file = `${job.out}/frame_${String(t).padStart(5, "0")}.png`;
       const rgb = toRgb8(img);
       await Deno.writeFile(file, encodePng(rgb, img.width, img.height, 3));
@@ -198,7 +202,8 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
   const size = `${info.width}x${info.height}`;
   log(
     `render: ${seq.frames} frame(s) of ${size} (${choice.label}) in ${seconds.toFixed(1)} s: ` +
-      `${fpsOut.toFixed(2)} frames/s (pose + render ${(renderMs / seq.frames).toFixed(0)} ms/frame) ` +
+      `${fpsOut.toFixed(2)} frames/s (pose + render: first frame ${firstMs.toFixed(0)} ms with shader ` +
+      `compilation${seq.frames > 1 ? `, then ${(renderMs / (seq.frames - 1)).toFixed(0)} ms/frame` : ""}) ` +
       `-> ${job.out}/frame_%05d.png`,
   );
   const stale = `${job.out}/frame_${String(seq.frames).padStart(5, "0")}.png`;
@@ -219,7 +224,7 @@ export async function renderAvatar(job: RenderJob, gpu?: Gpu): Promise<RenderSum
     height: info.height,
     seconds,
     framesPerSecond: fpsOut,
-    renderMsPerFrame: renderMs / seq.frames,
+    renderMsPerFrame: seq.frames > 1 ? renderMs / (seq.frames - 1) : firstMs,
     sequence: seq,
   };
 }
