@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import {
+  biasIndex,
   conv2dBackward,
   conv2dForward,
   type ConvLayer,
   convParamCount,
   type ImageShape,
+  paddedChannels,
+  weightIndex,
 } from "../training/conv2d.ts";
-import { conv2dBackwardCpu, conv2dForwardCpu } from "../training/conv2d_cpu.ts";
+import { conv2dBackwardCpu, conv2dForwardCpu, randomConvParams } from "../training/conv2d_cpu.ts";
 import { channelSlice, channelSliceCpu, type SliceSpec } from "../training/channel_slice.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
@@ -20,17 +23,25 @@ interface Case {
 
 // Odd sizes (not multiples of the 4-channel groups or the 64-pixel chunks; 286 pixels = 5 chunks).
 const CASES: Case[] = [
-  { layer: { cin: 5, cout: 6, relu: true }, shape: { views: 2, height: 13, width: 11 }, offset: 7 },
+  { layer: { cin: 5, cout: 6, relu: true }, shape: { views: 2, height: 13, width: 11 }, offset: 16 },
   { layer: { cin: 11, cout: 3, relu: false }, shape: { views: 1, height: 9, width: 7 }, offset: 0 },
-  { layer: { cin: 3, cout: 17, relu: true }, shape: { views: 3, height: 5, width: 6 }, offset: 3 },
+  { layer: { cin: 3, cout: 17, relu: true }, shape: { views: 3, height: 5, width: 6 }, offset: 48 },
 ];
 
 function inputs(c: Case, seed: number) {
   const rng = new Rng(seed);
   const P = c.shape.views * c.shape.height * c.shape.width;
-  const x = rng.floats(P * c.layer.cin);
-  const params = rng.floats(c.offset + convParamCount(c.layer), -0.5, 0.5);
-  const dy = rng.floats(P * c.layer.cout);
+  // Padded channels hold 0, as the layers require.
+  const padded = (n: number) => {
+    const C = paddedChannels(n), a = new Float32Array(P * C);
+    for (let p = 0; p < P; p++) for (let i = 0; i < n; i++) a[p * C + i] = rng.uniform(-1, 1);
+    return a;
+  };
+  const x = padded(c.layer.cin);
+  const params = new Float32Array(c.offset + convParamCount(c.layer));
+  params.set(rng.floats(c.offset), 0);
+  params.set(randomConvParams(c.layer, () => rng.uniform(-0.5, 0.5)), c.offset);
+  const dy = padded(c.layer.cout);
   return { P, x, params, dy };
 }
 
@@ -41,8 +52,8 @@ Deno.test("conv2d forward and backward match the CPU reference", async () => {
     const { P, x, params, dy } = inputs(c, 11 + k);
     const m = convParamCount(c.layer);
     const xT = Tensor.from(gpu, x), pT = Tensor.from(gpu, params), dyT = Tensor.from(gpu, dy);
-    const yT = Tensor.empty(gpu, [P * c.layer.cout]);
-    const dxT = Tensor.empty(gpu, [P * c.layer.cin]);
+    const yT = Tensor.empty(gpu, [P * paddedChannels(c.layer.cout)]);
+    const dxT = Tensor.empty(gpu, [P * paddedChannels(c.layer.cin)]);
     const gT = Tensor.from(gpu, new Float32Array(c.offset + m).fill(123));
     conv2dForward(gpu, c.layer, c.shape, xT, pT, c.offset, yT);
     conv2dBackward(gpu, c.layer, c.shape, {
@@ -87,8 +98,8 @@ Deno.test("conv2d GPU gradients match central finite differences (input, weights
     const { P, x, params, dy } = inputs(c, 51 + k);
     const m = convParamCount(c.layer);
     const xT = Tensor.from(gpu, x), pT = Tensor.from(gpu, params), dyT = Tensor.from(gpu, dy);
-    const yT = Tensor.empty(gpu, [P * c.layer.cout]);
-    const dxT = Tensor.empty(gpu, [P * c.layer.cin]);
+    const yT = Tensor.empty(gpu, [P * paddedChannels(c.layer.cout)]);
+    const dxT = Tensor.empty(gpu, [P * paddedChannels(c.layer.cin)]);
     const gT = Tensor.empty(gpu, [c.offset + m]);
     conv2dForward(gpu, c.layer, c.shape, xT, pT, c.offset, yT);
     conv2dBackward(gpu, c.layer, c.shape, {
@@ -113,12 +124,12 @@ Deno.test("conv2d GPU gradients match central finite differences (input, weights
       arr[i] = v;
       return (a - b) / (2 * eps);
     };
-    const bias = c.offset + c.layer.cout * 9 * c.layer.cin;
+    const bias = c.offset + biasIndex(c.layer, 0);
     const picks: [string, Float64Array, number, number][] = [];
     for (let j = 0; j < 12; j++) {
       const i = rng.int(x.length);
       picks.push(["input", x64, i, dx[i]]);
-      const w = c.offset + rng.int(c.layer.cout * 9 * c.layer.cin);
+      const w = c.offset + weightIndex(c.layer, rng.int(9), rng.int(c.layer.cin), rng.int(c.layer.cout));
       picks.push(["weight", p64, w, dp[w]]);
     }
     for (let o = 0; o < c.layer.cout; o++) picks.push(["bias", p64, bias + o, dp[bias + o]]);

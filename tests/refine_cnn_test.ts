@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { convParamCount, type ImageShape } from "../training/conv2d.ts";
-import { conv2dBackwardCpu, conv2dForwardCpu } from "../training/conv2d_cpu.ts";
+import { convParamCount, type ImageShape, paddedChannels } from "../training/conv2d.ts";
+import { conv2dBackwardCpu, conv2dForwardCpu, randomConvParams } from "../training/conv2d_cpu.ts";
 import { RefineCnn, type RefineCnnConfig, refineLayers } from "../training/refine_cnn.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
@@ -12,7 +12,7 @@ const P = SHAPE.views * SHAPE.height * SHAPE.width;
 
 /** CPU composite: concat, layers, residual; returns the refined RGB and the activations. */
 function forwardCpu(params: Float64Array, rgb: ArrayLike<number>, ex: ArrayLike<number>) {
-  const F = CFG.featureDim, C = 3 + F;
+  const F = CFG.featureDim, C = paddedChannels(3 + F);
   const x0 = new Float64Array(P * C);
   for (let p = 0; p < P; p++) {
     for (let c = 0; c < 3; c++) x0[p * C + c] = rgb[p * 3 + c];
@@ -24,12 +24,20 @@ function forwardCpu(params: Float64Array, rgb: ArrayLike<number>, ex: ArrayLike<
     acts.push(conv2dForwardCpu(l, SHAPE, acts.at(-1)!, params, off));
     off += convParamCount(l);
   }
-  const out = Float64Array.from(rgb, (v, i) => v + acts.at(-1)![i]);
+  const out = Float64Array.from(rgb, (v, i) => v + acts.at(-1)![Math.floor(i / 3) * 4 + (i % 3)]);
   return { out, acts };
 }
 
-function randomParams(n: number, rng: Rng): Float64Array {
-  return Float64Array.from(rng.floats(n, -0.4, 0.4));
+/** Random logical weights and biases of every layer (pad entries 0). */
+function randomParams(rng: Rng): Float64Array {
+  const parts = refineLayers(CFG).map((l) => randomConvParams(l, () => rng.uniform(-0.4, 0.4)));
+  const p = new Float64Array(parts.reduce((n, a) => n + a.length, 0));
+  let off = 0;
+  for (const a of parts) {
+    p.set(a, off);
+    off += a.length;
+  }
+  return p;
 }
 
 Deno.test("refine CNN: zero-initialized output layer leaves the RGB unchanged", async () => {
@@ -52,7 +60,8 @@ Deno.test("refine CNN: forward and backward match the CPU composite and central 
   const gpu = await testGpu();
   const cnn = new RefineCnn(gpu, CFG);
   const rng = new Rng(2);
-  const params = randomParams(cnn.paramCount, rng);
+  const params = randomParams(rng);
+  assert.equal(params.length, cnn.paramCount);
   cnn.setParams(Float32Array.from(params));
   const rgbA = rng.floats(P * 3, 0, 1), exA = rng.floats(P * CFG.featureDim);
   const dOutA = rng.floats(P * 3);
@@ -63,7 +72,9 @@ Deno.test("refine CNN: forward and backward match the CPU composite and central 
   assertClose(await fw.rgb.read(), ref.out, { atol: 1e-4, rtol: 1e-4, what: "refined rgb" });
   // CPU backward through the layers.
   const layers = refineLayers(CFG);
-  let dy: ArrayLike<number> = dOutA, off = cnn.offsets.at(-1)!;
+  const dOut4 = new Float64Array(P * 4);
+  for (let i = 0; i < P * 3; i++) dOut4[Math.floor(i / 3) * 4 + (i % 3)] = dOutA[i];
+  let dy: ArrayLike<number> = dOut4, off = cnn.offsets.at(-1)!;
   const dp = new Float64Array(cnn.paramCount);
   for (let k = layers.length - 1; k >= 0; k--) {
     off = cnn.offsets[k];
@@ -71,7 +82,7 @@ Deno.test("refine CNN: forward and backward match the CPU composite and central 
     dp.set(r.dparams, off);
     dy = r.dx;
   }
-  const C = 3 + CFG.featureDim;
+  const C = paddedChannels(3 + CFG.featureDim);
   const dRgbRef = Float64Array.from(dOutA, (v, i) => v + dy[Math.floor(i / 3) * C + (i % 3)]);
   const dExRef = Float64Array.from(
     exA,

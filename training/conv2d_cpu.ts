@@ -1,8 +1,16 @@
 /**
- * CPU reference of the 3x3 convolution layers (conv2d.ts): same layouts (channel-last images, weights
- * [Cout, 3, 3, Cin] then bias [Cout] at an offset of a flat parameter array), float64 accumulation.
+ * CPU reference of the 3x3 convolution layers (conv2d.ts), in the same layouts: channel-last images with channels
+ * padded to a multiple of 4 (pad channels read as given, written 0), parameters at an offset of a flat array in
+ * 4x4 blocks (`weightIndex`, `biasIndex`); only the logical channels enter the sums. Float64 accumulation.
  */
-import type { ConvLayer, ImageShape } from "./conv2d.ts";
+import {
+  biasIndex,
+  type ConvLayer,
+  convParamCount,
+  type ImageShape,
+  paddedChannels,
+  weightIndex,
+} from "./conv2d.ts";
 
 /** y = act(conv(x) + b), in float64 (finite differences use it too). */
 export function conv2dForwardCpu(
@@ -13,26 +21,27 @@ export function conv2dForwardCpu(
   offset: number,
 ): Float64Array {
   const { cin, cout } = l, { height: H, width: W } = s;
-  const y = new Float64Array(s.views * H * W * cout);
-  const bias = offset + cout * 9 * cin;
+  const CI = paddedChannels(cin), CO = paddedChannels(cout);
+  const y = new Float64Array(s.views * H * W * CO);
   for (let v = 0; v < s.views; v++) {
     for (let py = 0; py < H; py++) {
       for (let px = 0; px < W; px++) {
         const p = (v * H + py) * W + px;
         for (let o = 0; o < cout; o++) {
-          let z = params[bias + o];
+          let z = params[offset + biasIndex(l, o)];
           for (let ky = 0; ky < 3; ky++) {
             const yy = py + ky - 1;
             if (yy < 0 || yy >= H) continue;
             for (let kx = 0; kx < 3; kx++) {
               const xx = px + kx - 1;
               if (xx < 0 || xx >= W) continue;
-              const q = ((v * H + yy) * W + xx) * cin;
-              const w = offset + ((o * 3 + ky) * 3 + kx) * cin;
-              for (let i = 0; i < cin; i++) z += params[w + i] * x[q + i];
+              const q = ((v * H + yy) * W + xx) * CI;
+              for (let i = 0; i < cin; i++) {
+                z += params[offset + weightIndex(l, ky * 3 + kx, i, o)] * x[q + i];
+              }
             }
           }
-          y[p * cout + o] = l.relu ? Math.max(z, 0) : z;
+          y[p * CO + o] = l.relu ? Math.max(z, 0) : z;
         }
       }
     }
@@ -40,7 +49,7 @@ export function conv2dForwardCpu(
   return y;
 }
 
-/** Gradients of a layer: dL/dx and dL/d(weights, bias) (the layer's M parameters, from its offset). */
+/** Gradients of a layer: dL/dx (padded image) and dL/d(parameters) (the layer's block, from its offset). */
 export function conv2dBackwardCpu(
   l: ConvLayer,
   s: ImageShape,
@@ -49,31 +58,31 @@ export function conv2dBackwardCpu(
   dy: ArrayLike<number>,
   params: ArrayLike<number>,
   offset: number,
-): { dx: Float32Array; dparams: Float32Array } {
+): { dx: Float64Array; dparams: Float64Array } {
   const { cin, cout } = l, { height: H, width: W } = s;
-  const dx = new Float64Array(s.views * H * W * cin);
-  const dp = new Float64Array(cout * 9 * cin + cout);
-  const bias = cout * 9 * cin;
+  const CI = paddedChannels(cin), CO = paddedChannels(cout);
+  const dx = new Float64Array(s.views * H * W * CI);
+  const dp = new Float64Array(convParamCount(l));
   for (let v = 0; v < s.views; v++) {
     for (let py = 0; py < H; py++) {
       for (let px = 0; px < W; px++) {
         const p = (v * H + py) * W + px;
         for (let o = 0; o < cout; o++) {
-          const k = p * cout + o;
+          const k = p * CO + o;
           const g = l.relu && y[k] <= 0 ? 0 : dy[k];
           if (g === 0) continue;
-          dp[bias + o] += g;
+          dp[biasIndex(l, o)] += g;
           for (let ky = 0; ky < 3; ky++) {
             const yy = py + ky - 1;
             if (yy < 0 || yy >= H) continue;
             for (let kx = 0; kx < 3; kx++) {
               const xx = px + kx - 1;
               if (xx < 0 || xx >= W) continue;
-              const q = ((v * H + yy) * W + xx) * cin;
-              const w = ((o * 3 + ky) * 3 + kx) * cin;
+              const q = ((v * H + yy) * W + xx) * CI;
               for (let i = 0; i < cin; i++) {
-                dp[w + i] += g * x[q + i];
-                dx[q + i] += g * params[offset + w + i];
+                const w = weightIndex(l, ky * 3 + kx, i, o);
+                dp[w] += g * x[q + i];
+                dx[q + i] += g * params[offset + w];
               }
             }
           }
@@ -81,5 +90,15 @@ export function conv2dBackwardCpu(
       }
     }
   }
-  return { dx: Float32Array.from(dx), dparams: Float32Array.from(dp) };
+  return { dx, dparams: dp };
+}
+
+/** A layer's parameter block with random logical weights and biases (pads 0), from `sample()`. */
+export function randomConvParams(l: ConvLayer, sample: () => number): Float32Array {
+  const p = new Float32Array(convParamCount(l));
+  for (let o = 0; o < l.cout; o++) {
+    p[biasIndex(l, o)] = sample();
+    for (let t = 0; t < 9; t++) for (let i = 0; i < l.cin; i++) p[weightIndex(l, t, i, o)] = sample();
+  }
+  return p;
 }

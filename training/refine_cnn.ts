@@ -11,7 +11,15 @@ import type { Gpu } from "../gpu/device.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import { channelSlice } from "./channel_slice.ts";
-import { conv2dBackward, conv2dForward, type ConvLayer, convParamCount, type ImageShape } from "./conv2d.ts";
+import {
+  conv2dBackward,
+  conv2dForward,
+  type ConvLayer,
+  convParamCount,
+  type ImageShape,
+  paddedChannels,
+  weightIndex,
+} from "./conv2d.ts";
 
 /** The network's shape (stored in checkpoints). */
 export interface RefineCnnConfig {
@@ -42,7 +50,10 @@ export interface RefineForward {
   shape: ImageShape;
   /** [V, H, W, 3] refined RGB. */
   rgb: Tensor;
-  /** acts[0] is the input [V, H, W, 3 + F], acts[l + 1] layer l's output (the last is the residual). */
+  /**
+   * acts[0] is the input [V, H, W, 3 + F], acts[l + 1] layer l's output (the last is the residual), channels
+   * padded to multiples of 4 (conv2d.ts).
+   */
   acts: Tensor[];
   release(): void;
 }
@@ -81,14 +92,18 @@ export class RefineCnn {
     return this.params.size;
   }
 
-  /** He-normal hidden weights (fan-in 9 cin), zero biases, zero output layer. */
+  /** He-normal hidden weights (fan-in 9 cin), zero biases, zero output layer (pad entries 0). */
   initialParams(): Float32Array {
     const rng = new Rng(this.config.seed);
     const p = new Float32Array(this.offsets.at(-1)! + convParamCount(this.layers.at(-1)!));
     this.layers.forEach((l, k) => {
       if (k === this.layers.length - 1) return;
       const std = Math.sqrt(2 / (9 * l.cin));
-      p.set(rng.normals(l.cout * 9 * l.cin, std), this.offsets[k]);
+      for (let o = 0; o < l.cout; o++) {
+        for (let t = 0; t < 9; t++) {
+          for (let i = 0; i < l.cin; i++) p[this.offsets[k] + weightIndex(l, t, i, o)] = std * rng.normal();
+        }
+      }
     });
     return p;
   }
@@ -113,7 +128,7 @@ export class RefineCnn {
 
   /** Records the forward pass on rendered RGB [V, H, W, 3] and extra channels [V, H, W, F]. */
   forward(rgb: Tensor, extras: Tensor, shape: ImageShape): RefineForward {
-    const P = shape.views * shape.height * shape.width, F = this.config.featureDim, C = 3 + F;
+    const P = shape.views * shape.height * shape.width, F = this.config.featureDim, C = paddedChannels(3 + F);
     if (rgb.size !== P * 3 || extras.size < P * F) {
       throw new Error(
         `refine CNN: the rendered images do not match ${shape.views}x${shape.height}x${shape.width}`,
@@ -124,13 +139,13 @@ export class RefineCnn {
     channelSlice(this.gpu, extras, x0, slice(P, F, 0, C, 3, F, false));
     const acts = [x0];
     this.layers.forEach((l, k) => {
-      const y = this.pool.acquire([P, l.cout], "f32", `cnn.act${k}`);
+      const y = this.pool.acquire([P, paddedChannels(l.cout)], "f32", `cnn.act${k}`);
       conv2dForward(this.gpu, l, shape, acts[k], this.params, this.offsets[k], y);
       acts.push(y);
     });
     const out = this.pool.acquire([P, 3], "f32", "cnn.rgb");
     out.copyFrom(rgb);
-    channelSlice(this.gpu, acts.at(-1)!, out, slice(P, 3, 0, 3, 0, 3, true));
+    channelSlice(this.gpu, acts.at(-1)!, out, slice(P, 4, 0, 3, 0, 3, true));
     return {
       shape,
       rgb: out,
@@ -148,12 +163,13 @@ export class RefineCnn {
    */
   backward(fw: RefineForward, dOut: Tensor): { rgb: Tensor; extras: Tensor } {
     const { shape, acts } = fw;
-    const P = shape.views * shape.height * shape.width, F = this.config.featureDim, C = 3 + F;
-    let dy = dOut;
-    const temps: Tensor[] = [];
+    const P = shape.views * shape.height * shape.width, F = this.config.featureDim, C = paddedChannels(3 + F);
+    let dy = this.pool.acquire([P, 4], "f32", "cnn.dOut4");
+    channelSlice(this.gpu, dOut, dy, slice(P, 3, 0, 4, 0, 3, false));
+    const temps: Tensor[] = [dy];
     for (let k = this.layers.length - 1; k >= 0; k--) {
       const l = this.layers[k];
-      const dx = this.pool.acquire([P, l.cin], "f32", `cnn.grad${k}`);
+      const dx = this.pool.acquire([P, paddedChannels(l.cin)], "f32", `cnn.grad${k}`);
       conv2dBackward(this.gpu, l, shape, {
         x: acts[k],
         y: acts[k + 1],
