@@ -1,6 +1,6 @@
 /**
  * The ablation study's variants and their evaluation (cli/ablate.ts runs them). Every variant is the default
- * trainer config plus a few overrides, trained with the same budget (iterations, initial Gaussians, seed,
+ * trainer config plus the full model's settings (`FULL_MODEL`: the CNN on) plus a few overrides, trained with the same budget (iterations, initial Gaussians, seed,
  * images); a variant whose settings this build's `TrainerConfig` lacks is reported as not available.
  *
  * Evaluation renders each val / test frame once and scores PSNR and SSIM over the whole image (as evaluate.ts)
@@ -29,7 +29,11 @@ export const PHOTOMETRIC_FIELD_LR = 5e-4;
 /** The variants, in table order. */
 export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   { name: "full", label: "full model", overrides: {} },
-  { name: "no-features", label: "without per-Gaussian features", overrides: { featureDim: 0 } },
+  {
+    name: "no-features",
+    label: "without per-Gaussian features (so also without the CNN, which reads them)",
+    overrides: { featureDim: 0, cnn: false },
+  },
   { name: "no-laplacian", label: "without Laplacian terms", overrides: { lapFeatures: 0, lapDynamics: 0 } },
   { name: "no-densify", label: "without dynamic density control", overrides: { densify: false } },
   { name: "no-cnn", label: "without the CNN", overrides: { cnn: false } },
@@ -40,8 +44,8 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   },
   {
     name: "mesh",
-    label: "mesh-rigged baseline (GaussianAvatars-style)",
-    overrides: { deformation: "mesh", priorSteps: 0, distillSteps: 0 },
+    label: "mesh-rigged baseline (GaussianAvatars-style, no CNN)",
+    overrides: { deformation: "mesh", priorSteps: 0, distillSteps: 0, cnn: false },
   },
 ];
 
@@ -51,9 +55,17 @@ export function missingSettings(v: AblationVariant): string[] {
   return Object.keys(v.overrides).filter((k) => !(k in known));
 }
 
-/** `base` with the variant's overrides (call only for available variants). */
+/**
+ * Settings of the full NPGA model that differ from the trainer's defaults (the refinement CNN is off by default
+ * in `deno task train`); every variant starts from them, as far as this build's TrainerConfig has them.
+ */
+export const FULL_MODEL: Readonly<Record<string, unknown>> = { cnn: true };
+
+/** `base` with the full model's settings and the variant's overrides (call only for available variants). */
 export function variantConfig(v: AblationVariant, base: Partial<TrainerConfig>): Partial<TrainerConfig> {
-  return { ...base, ...(v.overrides as Partial<TrainerConfig>) };
+  const known = defaultTrainerConfig() as unknown as Record<string, unknown>;
+  const full = Object.fromEntries(Object.entries(FULL_MODEL).filter(([k]) => k in known));
+  return { ...base, ...full, ...(v.overrides as Partial<TrainerConfig>) };
 }
 
 /** Scores of one split. */
