@@ -44,7 +44,13 @@ import { type Command, numberOption, type ParsedArgs, stringOption, UsageError }
 import { DEFAULT_DATA } from "./train.ts";
 
 /** Measured time of the default budget (see the help text). */
-export const ABLATE_TIME_NOTE = "about 4 to 6 minutes per variant on the 2-core software adapter";
+/**
+ * Measured 10:51-11:08 UTC on the shared 2-core machine with the software adapter (load average about 11): B and
+ * F (once) 5.5 minutes, then 400 steps in 11.5 minutes (about 0.7-1 steps/s at 128x128; the Gaussians grow to
+ * the 10,000 cap) and 3-4 minutes of evaluation over all 220 val/test frames, per variant.
+ */
+export const ABLATE_TIME_NOTE =
+  "about 15 minutes per variant on a busy 2-core software adapter, plus 5.5 minutes once for B and F";
 
 const num = (args: ParsedArgs, name: string, o: { min?: number; max?: number } = {}) =>
   numberOption(args, name, { integer: true, min: 0, ...o });

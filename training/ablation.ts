@@ -1,7 +1,8 @@
 /**
  * The ablation study's variants and their evaluation (cli/ablate.ts runs them). Every variant is the default
- * trainer config plus the full model's settings (`FULL_MODEL`: the CNN on) plus a few overrides, trained with the same budget (iterations, initial Gaussians, seed,
- * images); a variant whose settings this build's `TrainerConfig` lacks is reported as not available.
+ * trainer config plus the full model's settings (`FULL_MODEL`: the CNN on) plus a few overrides, trained with
+ * the same budget (iterations, initial Gaussians, seed, images); a variant whose settings this build's
+ * `TrainerConfig` lacks is reported as not available.
  *
  * Evaluation renders each val / test frame once and scores PSNR and SSIM over the whole image (as evaluate.ts)
  * and PSNR over the mouth region (region_metrics.ts) on the frames whose camera sees the mouth.
