@@ -8,6 +8,7 @@ import type { GaussianRasterizer } from "../render/rasterizer.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { Avatar } from "../training/avatar.ts";
 import type { ForwardField } from "../training/distill.ts";
+import type { PosedGaussians } from "../training/pose.ts";
 import type { CameraInfo } from "../data/dataset.ts";
 
 /** What a render needs (a trainer's fields, or a loaded avatar's). */
@@ -15,6 +16,11 @@ export interface ViewModel {
   avatar: Avatar;
   field: ForwardField | null;
   raster: GaussianRasterizer;
+  /** Renders instead of `raster` when set (a live trainer: through its refinement CNN once that is on). */
+  renderPosed?: (
+    posed: PosedGaussians,
+    cameras: readonly Camera[],
+  ) => Promise<{ rgb: Tensor; destroy(): void }>;
 }
 
 /** A viewpoint: a dataset camera index, optionally orbited (degrees) and zoomed around the avatar's centre. */
@@ -92,7 +98,7 @@ export async function renderView(
   }
   const posed = avatar.pose(expression, dx, false);
   try {
-    const out = await raster.render(posed, [camera]);
+    const out = await (m.renderPosed ? m.renderPosed(posed, [camera]) : raster.render(posed, [camera]));
     try {
       const rgb = await out.rgb.read() as Float32Array;
       return {

@@ -158,7 +158,12 @@ export async function startDashboard(
           return { bytes: encodeCheckpoint(st), step: st.step };
         });
       session.attach({
-        model: { avatar: trainer.avatar, field: trainer.field, raster: trainer.raster },
+        model: {
+          avatar: trainer.avatar,
+          field: trainer.field,
+          raster: trainer.raster,
+          renderPosed: (posed, cams) => trainer.renderPosed(posed, cams),
+        },
         gate,
         controls: trainer,
         avatarFile: checkpoint,

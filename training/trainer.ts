@@ -27,6 +27,8 @@ import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
+import type { Camera } from "../render/camera.ts";
+import type { PosedGaussians } from "./pose.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
 import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
@@ -232,10 +234,7 @@ export class Trainer {
     const md = await this.#meshStep(z);
     const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, false);
     if (md) this.#mesh!.rotate(md.rot, posed.quats);
-    const cams = frameCameras(frames);
-    const out = this.#refining
-      ? await this.refine!.render(this.avatar, posed, cams)
-      : await this.raster.render(posed, cams);
+    const out = await this.renderPosed(posed, frameCameras(frames));
     return {
       rgb: out.rgb,
       release: () => {
@@ -245,6 +244,16 @@ export class Trainer {
         md?.destroy();
       },
     };
+  }
+
+  /** Renders posed Gaussians as training does now (through the refinement CNN once it is on); destroy it. */
+  async renderPosed(
+    posed: PosedGaussians,
+    cams: readonly Camera[],
+  ): Promise<{ rgb: Tensor; destroy(): void }> {
+    return this.#refining
+      ? await this.refine!.render(this.avatar, posed, cams)
+      : await this.raster.render(posed, cams);
   }
 
   /** One training step (see the module comment); returns the losses and whether the update was applied. */
