@@ -14,7 +14,8 @@
 //     8, 9, 10 colour from SH for this view (clamped at 0)
 //     11     pack2x16float of the half-widths (x, y) of the bounding box of the region where alpha >= 1/255,
 //            widened for rounding (see alpha_extent; -60000 when the opacity is below 1/255)
-//     12..15 tile rectangle x0, y0, x1, y1 (exclusive upper bounds; integers stored as f32)
+//     12..15 binned tile rectangle x0, y0, x1, y1 (exclusive upper bounds; integers stored as f32): the tiles of
+//            the 3-sigma rectangle that the alpha >= 1/255 box also reaches (pair_rect); possibly empty
 // - The per-pixel auxiliary output aux[(v * H + y) * W + x) * 4 + k]: alpha, alpha-weighted depth sum,
 //   final transmittance, number of tile-list entries walked up to the last contributor (as f32, exact < 2^24).
 
@@ -215,6 +216,17 @@ fn alpha_extent(conic: vec3f, o: f32) -> vec2f {
   if (!(t >= 0.0)) { return vec2f(-60000.0); }
   let det = conic.x * conic.z - conic.y * conic.y;
   return min(sqrt(t * vec2f(conic.z, conic.x) / det) * 1.001 + 0.01, vec2f(F16_MAX));
+}
+
+// The tiles an entry is binned to: its 3-sigma tile rectangle `rect` (x0, y0, x1, y1) cut to the tiles that the
+// box of half-widths `half` around the 2D mean `m` (alpha_extent) reaches; empty (x1 <= x0 or y1 <= y0, stored
+// as x1 = x0) when they do not meet. Tiles outside it have alpha < 1/255 at every pixel, so the render is the same
+// as with the full rectangle, with fewer pairs to sort and walk. Mirrored by pairRect in rasterize_cpu.ts.
+fn pair_rect(rect: vec4f, m: vec2f, half: vec2f) -> vec4f {
+  let lo = max(rect.xy, floor((m - half) / f32(TILE)));
+  let hi = min(rect.zw, floor((m + half) / f32(TILE)) + 1.0);
+  if (any(hi <= lo)) { return vec4f(rect.xy, rect.xy); }
+  return vec4f(lo, hi);
 }
 
 // Bits g = 0..7 of the 8x4 pixel blocks (block g at tile offset ((g % 2) * 8, (g / 2) * 4)) of the tile at

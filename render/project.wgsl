@@ -66,12 +66,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     proj[base + 8u] = col.x;
     proj[base + 9u] = col.y;
     proj[base + 10u] = col.z;
-    proj[base + 11u] = bitcast<f32>(pack2x16float(alpha_extent(p.conic, o)));
-    proj[base + 12u] = p.rect.x;
-    proj[base + 13u] = p.rect.y;
-    proj[base + 14u] = p.rect.z;
-    proj[base + 15u] = p.rect.w;
-    counts[i] = u32(p.rect.z - p.rect.x) * u32(p.rect.w - p.rect.y);
+    let ext = alpha_extent(p.conic, o);
+    proj[base + 11u] = bitcast<f32>(pack2x16float(ext));
+    // Tiles binned: the 3-sigma rectangle cut to the tiles the alpha >= 1/255 box reaches (no pixel of the
+    // other tiles could take the entry); may be empty for a visible entry (then it has no pairs).
+    let rect = pair_rect(p.rect, p.mean2d, ext);
+    proj[base + 12u] = rect.x;
+    proj[base + 13u] = rect.y;
+    proj[base + 14u] = rect.z;
+    proj[base + 15u] = rect.w;
+    counts[i] = u32(rect.z - rect.x) * u32(rect.w - rect.y);
   } else {
     counts[i] = 0u;
   }

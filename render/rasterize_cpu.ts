@@ -38,6 +38,7 @@ export interface ProjectedCpu {
   depth: number;
   radius: number;
   color: [number, number, number];
+  /** Binned tile rectangle x0, y0, x1, y1 (exclusive ends): the 3-sigma rectangle cut by pairRect. */
   rect: [number, number, number, number];
 }
 
@@ -103,15 +104,47 @@ export function projectCpu(
   if (!Number.isFinite(op) || !color.every(Number.isFinite)) return 1;
   for (let c = 0; c < 3; c++) color[c] = Math.max(color[c] + 0.5, 0);
   for (let c = 0; c < extraChannels; c++) if (!Number.isFinite(g.extras![n * extraChannels + c])) return 1;
+  const conic: [number, number, number] = [cc / det, -cb / det, ca / det];
+  const opacity = 1 / (1 + Math.exp(-op));
   return {
     mean2d,
-    conic: [cc / det, -cb / det, ca / det],
-    opacity: 1 / (1 + Math.exp(-op)),
+    conic,
+    opacity,
     depth: t[2],
     radius,
     color,
-    rect,
+    rect: pairRect(rect, mean2d, alphaExtent(conic, opacity)),
   };
+}
+
+/** Largest finite f16: the GPU stores the alpha extents as f16 and caps them here. */
+const F16_MAX = 65504;
+
+/**
+ * Half-widths of the bounding box of the ellipse where opacity * exp(power) >= ALPHA_MIN, widened by 0.1% +
+ * 0.01 px (as the GPU, so both bin alike); -60000 when the opacity is below ALPHA_MIN.
+ */
+export function alphaExtent(conic: readonly number[], opacity: number): [number, number] {
+  const t = 2 * Math.log(opacity / ALPHA_MIN);
+  if (!(t >= 0)) return [-60000, -60000];
+  const det = conic[0] * conic[2] - conic[1] * conic[1];
+  const h = (s: number) => Math.min(Math.sqrt((t * s) / det) * 1.001 + 0.01, F16_MAX);
+  return [h(conic[2]), h(conic[0])];
+}
+
+/**
+ * The tiles an entry is binned to: its 3-sigma tile rectangle cut to the tiles its alpha >= 1/255 box reaches
+ * (empty, as [x0, y0, x0, y0], when they do not meet). Mirrors pair_rect in gaussian_common.wgsl.
+ */
+export function pairRect(
+  rect: readonly number[],
+  mean2d: readonly number[],
+  half: readonly number[],
+): [number, number, number, number] {
+  const lo = [0, 1].map((k) => Math.max(rect[k], Math.floor((mean2d[k] - half[k]) / TILE)));
+  const hi = [0, 1].map((k) => Math.min(rect[k + 2], Math.floor((mean2d[k] + half[k]) / TILE) + 1));
+  if (hi[0] <= lo[0] || hi[1] <= lo[1]) return [rect[0], rect[1], rect[0], rect[1]];
+  return [lo[0], lo[1], hi[0], hi[1]];
 }
 
 /** The CPU render of V views: layouts as the GPU outputs, in float64. */
