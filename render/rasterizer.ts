@@ -1,8 +1,9 @@
 /**
  * The differentiable Gaussian rasterizer (forward pass). Renders a batch of views of one set of Gaussians:
  *
- * 1. project (per view and Gaussian: 2D mean, conic, opacity, depth, radius, SH colour, tile rectangle, tile
- *    count; culled entries count 0 and are tallied in `stats`),
+ * 1. project (per view and Gaussian: 2D mean, conic, opacity, depth, radius, SH colour, the half-widths of the
+ *    box where alpha can reach 1/255, the binned tile rectangle — the 3-sigma rectangle cut to the tiles that box
+ *    reaches — and its tile count; culled entries count 0 and are tallied in `stats`),
  * 2. depth keys (culls Gaussians with non-finite extra channels), stable radix sort of all entries by depth,
  * 3. tile counts gathered in depth order, exclusive scan; the total number of pairs is read back (one 4-byte
  *    readback per render, so buffers are sized exactly and nothing is ever dropped),
@@ -10,7 +11,14 @@
  *    rows of a per-pair gradient buffer, so each entry's first position is kept), stable radix
  *    sort by the key v * tiles + tile using only ceil(log2(V * tiles)) bits (entries keep depth order inside a
  *    tile), per-tile ranges,
- * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory (see blend.wgsl).
+ * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory and per-8x4-block masks, each
+ *    invocation owning `blocksPerThread` blocks of pixels in registers (see blend.wgsl).
+ *
+ * Measured on the 2-core lavapipe adapter, shared with other jobs (10k random Gaussians at 256², SH degree 3,
+ * no extra channels, interleaved runs, minimum over 8): forward 230 -> 86 ms and forward+backward 607 -> 107 ms
+ * against the code before the blend rewrite, while the float64 CPU reference forward took 673 ms (6.3x the
+ * GPU forward+backward). With 8 extra channels: 267 -> 101 ms and 1137 -> 229 ms. Each call also waits at
+ * least one 10 ms device poll for the pair-count readback and one for completion, and records about 45 passes.
  *
  * Parameter tensors (all f32, flat): means [N, 3], quats [N, 4] (w, x, y, z; normalized inside), logScales
  * [N, 3], opacityLogits [N], sh [N, (deg + 1)^2, 3] (index (n * K + k) * 3 + c), extras [N, C].
