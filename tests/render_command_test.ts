@@ -17,7 +17,7 @@ import { resizeCamera } from "../cli/render_camera.ts";
 import { toRgb8 } from "../cli/render_driver.ts";
 import { UsageError } from "../cli/command.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { convParamCount } from "../training/conv2d.ts";
+import { biasIndex, convParamCount, paddedChannels, weightIndex } from "../training/conv2d.ts";
 import { conv2dForwardCpu } from "../training/conv2d_cpu.ts";
 import { type RefineCnnConfig, refineLayers } from "../training/refine_cnn.ts";
 import { loadAvatarFile } from "../data/avatar_file.ts";
@@ -223,7 +223,20 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
         const layers = refineLayers(cfg);
         const n = layers.reduce((a, l) => a + convParamCount(l), 0);
         const rng = new Rng(21);
-        const params = Float32Array.from({ length: n }, () => rng.uniform(-0.15, 0.15));
+        // Random logical weights and biases in conv2d.ts's block layout (pad entries stay 0).
+        const params = new Float32Array(n);
+        let base = 0;
+        for (const l of layers) {
+          for (let o = 0; o < l.cout; o++) {
+            params[base + biasIndex(l, o)] = rng.uniform(-0.15, 0.15);
+            for (let tap = 0; tap < 9; tap++) {
+              for (let i = 0; i < l.cin; i++) {
+                params[base + weightIndex(l, tap, i, o)] = rng.uniform(-0.15, 0.15);
+              }
+            }
+          }
+          base += convParamCount(l);
+        }
         const zeroOut = params.slice();
         zeroOut.fill(0, convParamCount(layers[0]));
         const z = [0.5, 0.2, -0.3];
@@ -245,17 +258,21 @@ Deno.test("render command: expressions, CSV, dataset split and cameras on a smal
         const got = await render("cnn", params);
         const { rgb, extras } = await s.withFeatures(z);
         const shape = { views: 1, height: 64, width: 64 }, P = 64 * 64;
-        let x: Float64Array = new Float64Array(P * 11);
+        const CI = paddedChannels(11), CO = paddedChannels(3);
+        let x: Float64Array = new Float64Array(P * CI);
         for (let p = 0; p < P; p++) {
-          for (let c = 0; c < 3; c++) x[p * 11 + c] = rgb[p * 3 + c];
-          for (let c = 0; c < 8; c++) x[p * 11 + 3 + c] = extras[p * 8 + c];
+          for (let c = 0; c < 3; c++) x[p * CI + c] = rgb[p * 3 + c];
+          for (let c = 0; c < 8; c++) x[p * CI + 3 + c] = extras[p * 8 + c];
         }
         let off = 0;
         for (const l of layers) {
           x = conv2dForwardCpu(l, shape, x, params, off);
           off += convParamCount(l);
         }
-        const want = Uint8Array.from(rgb, (v, i) => Math.round(Math.min(Math.max(v + x[i], 0), 1) * 255));
+        const want = Uint8Array.from(
+          rgb,
+          (v, i) => Math.round(Math.min(Math.max(v + x[Math.floor(i / 3) * CO + (i % 3)], 0), 1) * 255),
+        );
         assert.ok(maxDiff(got, want) <= 1, `refined render = CPU reference (max diff ${maxDiff(got, want)})`);
         assert.ok(maxDiff(got, plain) > 10, "the CNN changes the image");
       },
