@@ -14,6 +14,19 @@
  * its checkpoint interval: a run resumed from a checkpoint then rebuilds from the same positions at the same step
  * as the uninterrupted run did, so resuming reproduces it). Between rebuilds the graph is kept although positions
  * drift a little: neighbourhoods change slowly. A weight of 0 skips its term (with both 0 nothing is built).
+ *
+ * Default weights (features 0.01, dynamics 0.1), measured on the default run shortened to 300 steps (10k
+ * Gaussians, seed 1, software adapter, 28 Nov 2026; energies = the terms at weight 1 on the final avatar, dynamics
+ * averaged over 8 test expressions):
+ *
+ *     weights (f / dyn)   val PSNR / SSIM     test PSNR / SSIM    feature energy   dynamics energy
+ *     0 / 0               30.41 / 0.9613      31.03 / 0.9653      2.5e-2           3.5e-5
+ *     0.01 / 0.1          30.40 / 0.9612      31.02 / 0.9652      3.8e-3           4.8e-6
+ *     0.1 / 1             30.37 / 0.9610      31.00 / 0.9651      1.1e-3           1.7e-6
+ *
+ * The defaults make features and dynamics about 7x smoother at no measurable quality cost (0.01 dB); ten times
+ * more costs 0.03-0.04 dB. Cost: about 10 ms per step for both terms at 10k Gaussians on lavapipe (bench
+ * `laplacian`; a step takes about 1 s there), 0.1 s per graph rebuild.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";

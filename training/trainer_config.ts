@@ -98,7 +98,7 @@ export interface TrainerConfig {
 
 /** Default Laplacian weights (see laplacian_terms.ts for the measurement behind them). */
 export const LAP_FEATURES_DEFAULT = 0.01;
-export const LAP_DYNAMICS_DEFAULT = 0.01;
+export const LAP_DYNAMICS_DEFAULT = 0.1;
 
 /** The defaults (sized for a small GPU; the CLI picks its own iteration count for the software adapter). */
 export function defaultTrainerConfig(): TrainerConfig {
