@@ -4,7 +4,7 @@
  * - a checkpoint `.safetensors` (training/checkpoint.ts); when it sits in a run folder's `checkpoints/`, the run's
  *   `config.json` comes with it;
  * - a run folder: its newest checkpoint and its `config.json`;
- * - an `.npga` file: not readable by this version yet (the compressed format's reader plugs in here).
+ * - an `.npga` file (data/npga_format.ts: the compressed avatar, with its run config and expression names).
  *
  * Expression names come from the run's dataset (`dataset.json` `blendshape_names` under the config's `data`)
  * when they match the avatar's expression dimension. Adam moments and the prior B are dropped: this is for use,
@@ -14,6 +14,7 @@ import type { GaussianCloud } from "./gaussian_cloud.ts";
 import { DataError } from "./errors.ts";
 import { RunFolder } from "./run_folder.ts";
 import { decodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
+import { decodeNpga } from "./npga_format.ts";
 import type { ForwardFieldConfig } from "../training/distill.ts";
 import type { PoseConstants } from "../training/pose.ts";
 import type { RefineCnnConfig } from "../training/refine_cnn.ts";
@@ -99,16 +100,23 @@ export async function loadAvatarFile(path: string): Promise<LoadedAvatar> {
     bytes = latest.bytes;
     config = await readJson(`${path}/config.json`);
   } else {
-    if (path.toLowerCase().endsWith(".npga")) {
-      throw new DataError(
-        path,
-        ".npga avatars cannot be read by this version yet",
-        "Give the run folder or its checkpoint (.safetensors)",
-      );
-    }
     bytes = await Deno.readFile(path).catch((e) => {
       throw new DataError(path, `is unreadable (${(e as Error).message})`);
     });
+    if (path.toLowerCase().endsWith(".npga")) {
+      const a = decodeNpga(bytes, path);
+      return {
+        file: path,
+        step: a.step,
+        cloud: a.cloud,
+        constants: a.constants,
+        detailParams: a.detailParams,
+        field: a.field,
+        cnn: a.cnn,
+        expressionNames: a.expressionNames,
+        config: a.config,
+      };
+    }
     const dir = path.replace(/\/[^/]*$/, "");
     if (dir !== path && dir.endsWith("checkpoints")) config = await readJson(`${dir}/../config.json`);
   }
