@@ -14,6 +14,7 @@ import { trainCommand } from "./cli/train.ts";
 import { viewCommand } from "./cli/view.ts";
 import { ablateCommand } from "./cli/ablate.ts";
 import { renderCommand } from "./cli/render.ts";
+import { exportCommand } from "./cli/export.ts";
 import { GpuLostError, GpuUnavailableError, GpuValidationError } from "./gpu/device.ts";
 
 const PROGRAM = "deno task";
@@ -22,6 +23,7 @@ const commands: Command[] = [
   trainCommand,
   viewCommand,
   renderCommand,
+  exportCommand,
   synthCommand,
   importNersembleCommand,
   infoCommand,
