@@ -1,14 +1,16 @@
 /**
  * `view AVATAR_FILE`: serves the dashboard for a trained avatar without training: expression sliders, orbit,
  * and (with the dataset) its cameras and ground truth. AVATAR_FILE is a checkpoint (.safetensors, as written
- * to a run folder's checkpoints/ or downloaded from the dashboard) or a run folder (its newest checkpoint). The
+ * to a run folder's checkpoints/ or downloaded from the dashboard), a run folder (its newest checkpoint) or an
+ * .npga avatar (its expression names are used when the dataset gives none). The
  * dataset comes from `--data`, else from the run folder's config.json when present.
  */
 import { acquireGpu } from "../gpu/device.ts";
 import { loadDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import { RunFolder } from "../data/run_folder.ts";
-import { decodeCheckpoint } from "../training/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
+import { loadAvatarFile } from "../data/avatar_file.ts";
 import { readBlendshapeNames, startViewer } from "../dashboard/start.ts";
 import { type Command, numberOption, stringOption, UsageError } from "./command.ts";
 
@@ -37,6 +39,26 @@ async function locate(
   return { file: path, bytes: await Deno.readFile(path), config };
 }
 
+/** The avatar at `path` as a training state: checkpoints and run folders directly, `.npga` files decoded. */
+async function locateAvatar(path: string) {
+  if (!path.toLowerCase().endsWith(".npga")) {
+    const found = await locate(path);
+    return { ...found, state: decodeCheckpoint(found.bytes, found.file), names: null };
+  }
+  const a = await loadAvatarFile(path);
+  const state: TrainState = {
+    step: a.step,
+    salt: 0,
+    lrFactor: 1,
+    avatar: { cloud: a.cloud, constants: a.constants, detailParams: a.detailParams },
+    adam: [],
+    field: a.field,
+    prior: null,
+    cnn: a.cnn,
+  };
+  return { file: path, bytes: encodeCheckpoint(state), config: a.config, state, names: a.expressionNames };
+}
+
 export const viewCommand: Command = {
   name: "view",
   summary: "open the dashboard for a trained avatar (expression sliders, orbit) without training",
@@ -53,8 +75,7 @@ export const viewCommand: Command = {
     if (!path) throw new UsageError("give the avatar file (a checkpoint .safetensors or a run folder)");
     const port = numberOption(args, "port", { integer: true, min: 0, max: 65535 }) ?? 8000;
     const host = stringOption(args, "host") ?? "127.0.0.1";
-    const { file, bytes, config } = await locate(path);
-    const state = decodeCheckpoint(bytes, file);
+    const { file, bytes, config, state, names } = await locateAvatar(path);
     const cfgData = typeof config?.data === "string" ? config.data : undefined;
     const data = stringOption(args, "data") ?? cfgData;
     const downscale = numberOption(args, "downscale", { integer: true, min: 1, max: 64 }) ??
@@ -68,7 +89,7 @@ export const viewCommand: Command = {
       state,
       bytes,
       dataset,
-      blendshapeNames: data ? (await readBlendshapeNames(data)) ?? undefined : undefined,
+      blendshapeNames: (data ? await readBlendshapeNames(data) : null) ?? names ?? undefined,
       config: config ?? { file },
       detail: trainerCfg?.detailWidth && trainerCfg.detailDepth
         ? { width: trainerCfg.detailWidth, depth: trainerCfg.detailDepth }
