@@ -13,6 +13,7 @@ import { DataError } from "../data/errors.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
 import { encodePng } from "../data/image_io.ts";
 import { writePly } from "../data/ply.ts";
+import { encodeRunAvatar } from "../data/avatar_file.ts";
 import { RunFolder, type RunMetrics } from "../data/run_folder.ts";
 import { writeSyntheticDataset } from "../data/synth.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../training/checkpoint.ts";
@@ -174,6 +175,7 @@ function runListener(run: RunFolder, metrics: RunMetrics, trainer: () => Trainer
         if (e.final) {
           const t = trainer();
           if (t) await run.writeFile("avatar.ply", writePly(await t.avatar.toCloud()));
+          await run.writeFile("avatar.npga", await encodeRunAvatar(e.state, run.path));
         }
         break;
     }

@@ -14,7 +14,7 @@ import type { GaussianCloud } from "./gaussian_cloud.ts";
 import { DataError } from "./errors.ts";
 import { RunFolder } from "./run_folder.ts";
 import { decodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
-import { decodeNpga } from "./npga_format.ts";
+import { decodeNpga, encodeNpga } from "./npga_format.ts";
 import type { ForwardFieldConfig } from "../training/distill.ts";
 import type { PoseConstants } from "../training/pose.ts";
 import type { RefineCnnConfig } from "../training/refine_cnn.ts";
@@ -122,4 +122,24 @@ export async function loadAvatarFile(path: string): Promise<LoadedAvatar> {
   }
   const state = decodeCheckpoint(bytes, file);
   return fromState(state, file, config, await datasetNames(config, state.avatar.constants.exprDim));
+}
+
+/**
+ * The `.npga` bytes of training state `s` of the run folder `runPath`: with the run's config.json, its
+ * metrics.json (histories trimmed) and its dataset's expression names, when present. Adam moments and B are left
+ * out.
+ */
+export async function encodeRunAvatar(s: TrainState, runPath: string): Promise<Uint8Array> {
+  const config = await readJson(`${runPath}/config.json`);
+  return encodeNpga({
+    step: s.step,
+    cloud: s.avatar.cloud,
+    constants: s.avatar.constants,
+    detailParams: s.avatar.detailParams,
+    field: s.field,
+    cnn: s.cnn ?? null,
+    expressionNames: await datasetNames(config, s.avatar.constants.exprDim),
+    config,
+    metrics: await readJson(`${runPath}/metrics.json`),
+  });
 }

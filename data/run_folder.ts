@@ -7,6 +7,7 @@
  * runs/<timestamp>/checkpoints/step-NNNNNNN.safetensors   full training state (training/checkpoint.ts); the
  *                                                    newest `keepCheckpoints` are kept
  * runs/<timestamp>/avatar.ply                        final canonical Gaussians (data/ply.ts)
+ * runs/<timestamp>/avatar.npga                       final avatar, compressed for use (data/npga_format.ts)
  * runs/<timestamp>/renders/*.png                     held-out test renders beside the ground truth
  * ```
  *
