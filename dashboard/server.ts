@@ -9,6 +9,7 @@
  *   POST /api/live              {camera, timestep}: what the live panel shows                 (token)
  *   POST /api/render            {camera, timestep | expression, yaw?, pitch?, zoom?} -> PNG    (token)
  *   GET  /api/download/avatar   the current avatar file (checkpoint, safetensors)             (token)
+ *   GET  /api/download/npga     the current avatar compressed for use (.npga, data/npga_format.ts) (token)
  *   GET  /api/download/metrics  losses, evaluations, log as JSON                              (token)
  *
  * "(token)": when the server has a token (it does whenever it is bound to a non-loopback address), these
@@ -19,6 +20,7 @@ import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { DashboardSession, RenderRequest } from "./session.ts";
+import { npgaOfCheckpoint } from "../data/npga_format.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -245,6 +247,14 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     return c.body(f.bytes as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "application/octet-stream",
       "content-disposition": `attachment; filename="avatar-step-${f.step}.safetensors"`,
+    });
+  });
+  app.get("/api/download/npga", guard, async (c) => {
+    const f = await attached().avatarFile();
+    const bytes = npgaOfCheckpoint(f.bytes, s.config);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "application/octet-stream",
+      "content-disposition": `attachment; filename="avatar-step-${f.step}.npga"`,
     });
   });
   app.get("/api/download/metrics", guard, (c) => {

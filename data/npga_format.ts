@@ -44,6 +44,7 @@ import {
   quantizePlanes,
   type QuantRange,
 } from "./npga_quantize.ts";
+import { decodeCheckpoint } from "../training/checkpoint.ts";
 import type { ForwardFieldConfig } from "../training/distill.ts";
 import type { PoseConstants } from "../training/pose.ts";
 import type { RefineCnnConfig } from "../training/refine_cnn.ts";
@@ -355,4 +356,26 @@ export function decodeNpga(bytes: Uint8Array, file: string): NpgaAvatar {
     config: d.provenance?.config ?? null,
     metrics: d.provenance?.metrics ?? null,
   };
+}
+
+/**
+ * The `.npga` bytes of a checkpoint (training/checkpoint.ts bytes), with `config` as provenance when it is an
+ * object. Throws a `DataError` for a damaged checkpoint.
+ */
+export function npgaOfCheckpoint(checkpoint: Uint8Array, config: unknown): Uint8Array {
+  const s = decodeCheckpoint(checkpoint, "checkpoint");
+  const cfg = typeof config === "object" && config !== null && !Array.isArray(config)
+    ? config as Record<string, unknown>
+    : null;
+  return encodeNpga({
+    step: s.step,
+    cloud: s.avatar.cloud,
+    constants: s.avatar.constants,
+    detailParams: s.avatar.detailParams,
+    field: s.field,
+    cnn: s.cnn ?? null,
+    expressionNames: null,
+    config: cfg,
+    metrics: null,
+  });
 }

@@ -117,6 +117,7 @@ function App() {
           </>
         )}
         <a id="download-avatar" href={withToken("/api/download/avatar")} download>Download avatar</a>
+        <a id="download-npga" href={withToken("/api/download/npga")} download>Download .npga</a>
         <a id="download-metrics" href={withToken("/api/download/metrics")} download>Download metrics JSON</a>
       </div>
       <div class="grid">
