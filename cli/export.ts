@@ -132,7 +132,7 @@ function parseBits(raw: string | undefined): NpgaBits {
   const bits = { ...DEFAULT_NPGA_BITS };
   for (const kv of raw ? raw.split(",") : []) {
     const [k, v] = kv.split("="), n = Number(v);
-    if (!(k in bits) || !Number.isInteger(n) || n < 1 || n > 16) {
+    if (!(k in bits) || !Number.isInteger(n) || n < 1 || n > 16 || (k === "network" && n !== 8 && n !== 16)) {
       throw new UsageError(
         `--bits takes name=bits pairs (1..16) for ${
           Object.keys(bits).join(", ")
@@ -214,7 +214,8 @@ export const exportCommand: Command = {
     bits: {
       type: "string",
       value: "k=v,...",
-      description: "bit depths of the .npga: position, rotation, scale, opacity, dc, sh, feature",
+      description:
+        "bit depths of the .npga: position, rotation, scale, opacity, dc, sh, feature (1..16), network (8 or 16)",
     },
   },
   async run(args) {

@@ -21,7 +21,8 @@
  *   dc         SH DC, 3 channels at `bits.dc` bits over their range
  *   sh         higher SH bands [(K - 1) * 3 channels, coefficient-major, colour inner] at `bits.sh` bits
  *   features   [F channels] at `bits.feature` bits, per-channel range (scale)
- *   net.<name> float16 byte planes of each network's flat parameters (detail G, field F, cnn), layout in JSON
+ *   net.<name> each network's flat parameters (detail G, field F, cnn; configuration in JSON) at
+ *              `bits.network`: 16 = float16 byte planes, 8 = int8 with a float16 scale per block of 64
  *
  * Reading validates everything and throws one `DataError` naming the file: wrong magic, unsupported version,
  * truncation, checksum mismatch, invalid JSON, payload that does not inflate to its stated size, sections or
@@ -34,10 +35,10 @@ import { type GaussianCloud, shCoefficients, validateCloud } from "./gaussian_cl
 import {
   channelRange,
   crc32,
-  decodeHalfPlanes,
+  decodeNetwork,
   decodeRotations,
   dequantizePlanes,
-  encodeHalfPlanes,
+  encodeNetwork,
   encodeRotations,
   mortonOrder,
   permuteRows,
@@ -65,6 +66,8 @@ export interface NpgaBits {
   dc: number;
   sh: number;
   feature: number;
+  /** Network weights: 16 (float16) or 8 (int8 with a float16 scale per block of 64). */
+  network: number;
 }
 
 /** Default bit depths (chosen by measurement on the default avatar: README "Avatar files"). */
@@ -76,6 +79,7 @@ export const DEFAULT_NPGA_BITS: NpgaBits = {
   dc: 8,
   sh: 5,
   feature: 8,
+  network: 16,
 };
 
 /** A trained avatar as the format holds it. */
@@ -104,7 +108,7 @@ export interface Section {
   length: number;
 }
 
-/** A network's float16 parameters in the payload. */
+/** A network's parameters in the payload. */
 export interface NetworkEntry extends Section {
   /** Parameter count (float16 values). */
   count: number;
@@ -191,7 +195,7 @@ export function encodeNpga(a: NpgaAvatar, bits: NpgaBits = DEFAULT_NPGA_BITS): U
     offset += bytes.length;
   }
   for (const [name, params, config] of nets) {
-    const bytes = encodeHalfPlanes(params);
+    const bytes = encodeNetwork(params, bits.network);
     parts.push([`net.${name}`, bytes]);
     networks.push({ name, offset, length: bytes.length, count: params.length, config });
     offset += bytes.length;
@@ -342,7 +346,9 @@ export function decodeNpga(bytes: Uint8Array, file: string): NpgaAvatar {
   validateCloud(cloud, file);
   const net = (name: string) => {
     const e = d.networks.find((n) => n.name === name);
-    return e ? { e, params: decodeHalfPlanes(payload.subarray(e.offset, e.offset + e.length)) } : null;
+    return e
+      ? { e, params: decodeNetwork(payload.subarray(e.offset, e.offset + e.length), e.count, b.network) }
+      : null;
   };
   const field = net("field"), cnn = net("cnn");
   return {

@@ -242,3 +242,46 @@ export function permuteRows(x: Float32Array, channels: number, order: Uint32Arra
   }
   return out;
 }
+
+/** Values per scale block of 8-bit network weights. */
+export const NET_BLOCK = 64;
+
+/** Bytes of `count` network parameters at `bits` (16: float16; 8: int8 with a float16 scale per block). */
+export function networkBytes(count: number, bits: number): number {
+  return bits === 16 ? 2 * count : count + 2 * Math.ceil(count / NET_BLOCK);
+}
+
+/**
+ * Network parameters at `bits`: 16 gives `encodeHalfPlanes`; 8 gives [ceil(count / 64)] float16 scales (byte
+ * planes) then [count] u8 values q, parameter = (q - 128) * scale of its block of 64 (scale = max |w| / 127,
+ * rounded up to float16 so no value clips).
+ */
+export function encodeNetwork(params: Float32Array, bits: number): Uint8Array {
+  if (bits === 16) return encodeHalfPlanes(params);
+  const n = params.length, blocks = Math.ceil(n / NET_BLOCK), scales = new Float32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    let m = 0;
+    for (let i = b * NET_BLOCK; i < Math.min(n, (b + 1) * NET_BLOCK); i++) {
+      m = Math.max(m, Math.abs(params[i]));
+    }
+    let h = toHalf(m / 127);
+    if (fromHalf(h) * 127 < m) h++;
+    scales[b] = fromHalf(h);
+  }
+  const head = encodeHalfPlanes(scales), out = new Uint8Array(head.length + n);
+  out.set(head);
+  for (let i = 0; i < n; i++) {
+    const sc = scales[Math.floor(i / NET_BLOCK)];
+    out[head.length + i] = sc > 0 ? Math.max(1, Math.min(255, Math.round(params[i] / sc) + 128)) : 128;
+  }
+  return out;
+}
+
+/** Inverse of `encodeNetwork`. */
+export function decodeNetwork(bytes: Uint8Array, count: number, bits: number): Float32Array {
+  if (bits === 16) return decodeHalfPlanes(bytes);
+  const head = 2 * Math.ceil(count / NET_BLOCK), scales = decodeHalfPlanes(bytes.subarray(0, head));
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = (bytes[head + i] - 128) * scales[Math.floor(i / NET_BLOCK)];
+  return out;
+}

@@ -4,7 +4,7 @@
  */
 import { DataError } from "./errors.ts";
 import { shCoefficients } from "./gaussian_cloud.ts";
-import { bytesPerValue, type QuantRange, rotationBytes } from "./npga_quantize.ts";
+import { bytesPerValue, networkBytes, type QuantRange, rotationBytes } from "./npga_quantize.ts";
 import type { NpgaBits, NpgaDescription, Section } from "./npga_format.ts";
 import type { ForwardFieldConfig } from "../training/distill.ts";
 import type { RefineCnnConfig } from "../training/refine_cnn.ts";
@@ -58,6 +58,7 @@ export function checkDescription(d: unknown, file: string): asserts d is NpgaDes
   if (typeof b !== "object" || b === null || !keys.every((k) => isInt(b[k], 1, 16))) {
     throw bad("bit depths are not all 1..16");
   }
+  if (b.network !== 8 && b.network !== 16) throw bad(`network bit depth ${b.network} is not 8 or 16`);
   const q = x.quant;
   if (typeof q !== "object" || q === null) throw bad("quantization ranges are missing");
   const K = shCoefficients(x.shDegree);
@@ -98,7 +99,7 @@ export function checkDescription(d: unknown, file: string): asserts d is NpgaDes
   for (const net of x.networks) {
     if (
       typeof net?.name !== "string" || !inPayload(net) || !isInt(net.count, 0, 2 ** 30) ||
-      net.length !== 2 * net.count
+      net.length !== networkBytes(net.count, b.network)
     ) {
       throw bad(`network '${net?.name}' has inconsistent parameter count / byte length / offset`);
     }

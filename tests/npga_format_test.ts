@@ -126,6 +126,16 @@ Deno.test("npga: values round trip within the quantization bounds", () => {
   assert.equal(b.cnn, null);
   assert.equal(b.step, 42);
   assert.equal((b.metrics!.losses as unknown[]).length, 1, "long histories are trimmed");
+  // 8-bit networks: within half a step of their block's scale (max |w| / 127, blocks of 64).
+  const n8 = decodeNpga(encodeNpga(a, { ...DEFAULT_NPGA_BITS, network: 8 }), "n8.npga");
+  const w = a.field!.params;
+  for (let i = 0; i < w.length; i++) {
+    let m = 0;
+    for (let j = i - (i % 64); j < Math.min(w.length, i - (i % 64) + 64); j++) {
+      m = Math.max(m, Math.abs(w[j]));
+    }
+    assert.ok(Math.abs(w[i] - n8.field!.params[i]) <= m / 127 * 0.5 * 1.002, `8-bit weight ${i}`);
+  }
   // A higher bit depth gives a proportionally smaller position error.
   const fine = decodeNpga(encodeNpga(a, { ...DEFAULT_NPGA_BITS, position: 12 }), "y.npga");
   assert.ok(maxErr(p(c.means, 3), fine.cloud.means) > half(16, 0.5), "12-bit positions are coarser");
