@@ -89,13 +89,14 @@ Deno.test("npga: float16 and CRC-32 helpers", () => {
 });
 
 Deno.test("npga: values round trip within the quantization bounds", () => {
-  const a = randomAvatar(1), bytes = encodeNpga(a), b = decodeNpga(bytes, "x.npga");
+  const B = { ...DEFAULT_NPGA_BITS, network: 16 };
+  const a = randomAvatar(1), bytes = encodeNpga(a, B), b = decodeNpga(bytes, "x.npga");
   const order = mortonOrder(a.cloud.means, N, channelRange(a.cloud.means, 3, 10));
   const c = a.cloud, p = (x: Float32Array, ch: number) => permuteRows(x, ch, order);
   const half = (bits: number, span: number) => span / (2 ** bits - 1) / 2 + 1e-6;
-  assert.ok(maxErr(p(c.means, 3), b.cloud.means) <= half(16, 0.5), "positions");
-  assert.ok(maxErr(p(c.logScales, 3), b.cloud.logScales) <= half(8, 4), "log-scales");
-  assert.ok(maxErr(p(c.features!, F), b.cloud.features!) <= half(8, 9), "features");
+  assert.ok(maxErr(p(c.means, 3), b.cloud.means) <= half(B.position, 0.5), "positions");
+  assert.ok(maxErr(p(c.logScales, 3), b.cloud.logScales) <= half(B.scale, 4), "log-scales");
+  assert.ok(maxErr(p(c.features!, F), b.cloud.features!) <= half(B.feature, 9), "features");
   const sh = p(c.sh, 12);
   let dcErr = 0, restErr = 0;
   for (let i = 0; i < sh.length; i++) {
@@ -103,10 +104,12 @@ Deno.test("npga: values round trip within the quantization bounds", () => {
     if (i % 12 < 3) dcErr = Math.max(dcErr, e);
     else restErr = Math.max(restErr, e);
   }
-  assert.ok(dcErr <= half(8, 4), `SH DC ${dcErr}`);
-  assert.ok(restErr <= half(DEFAULT_NPGA_BITS.sh, 1), `SH rest ${restErr}`);
+  assert.ok(dcErr <= half(B.dc, 4), `SH DC ${dcErr}`);
+  assert.ok(restErr <= half(B.sh, 1), `SH rest ${restErr}`);
   const op = p(c.opacityLogits, 1), sig = (x: number) => 1 / (1 + Math.exp(-x));
-  for (let i = 0; i < N; i++) assert.ok(Math.abs(sig(op[i]) - sig(b.cloud.opacityLogits[i])) <= half(8, 1));
+  for (let i = 0; i < N; i++) {
+    assert.ok(Math.abs(sig(op[i]) - sig(b.cloud.opacityLogits[i])) <= half(B.opacity, 1));
+  }
   const q = p(c.quats, 4);
   for (let i = 0; i < N; i++) {
     const len = Math.hypot(q[i * 4], q[i * 4 + 1], q[i * 4 + 2], q[i * 4 + 3]);
@@ -136,9 +139,10 @@ Deno.test("npga: values round trip within the quantization bounds", () => {
     }
     assert.ok(Math.abs(w[i] - n8.field!.params[i]) <= m / 127 * 0.5 * 1.002, `8-bit weight ${i}`);
   }
-  // A higher bit depth gives a proportionally smaller position error.
-  const fine = decodeNpga(encodeNpga(a, { ...DEFAULT_NPGA_BITS, position: 12 }), "y.npga");
-  assert.ok(maxErr(p(c.means, 3), fine.cloud.means) > half(16, 0.5), "12-bit positions are coarser");
+  // The bound is tight: 16-bit positions are finer than the default's bound allows the default to be.
+  const fine = decodeNpga(encodeNpga(a, { ...B, position: 16 }), "y.npga");
+  assert.ok(maxErr(p(c.means, 3), fine.cloud.means) <= half(16, 0.5), "16-bit positions");
+  assert.ok(maxErr(p(c.means, 3), b.cloud.means) > half(16, 0.5), "the default positions are coarser");
 });
 
 /** Rebuilds a file from parts with a valid header checksum. */
@@ -279,7 +283,7 @@ Deno.test("npga: loadAvatarFile reads .npga; the decoded avatar renders like the
     }
     assert.ok(covered > x.rgb.length / 10, "the avatar covers part of the image");
     const psnr = psnrFromMse(se / x.rgb.length);
-    assert.ok(psnr > 40, `render round trip PSNR ${psnr.toFixed(1)} dB`);
+    assert.ok(psnr > 35, `render round trip PSNR ${psnr.toFixed(1)} dB`);
     assert.ok(maxErr(x.rgb, y.rgb) < 0.1, "no pixel differs visibly");
     // A damaged file fails to load with the file's name.
     const bytes = await Deno.readFile(file);
