@@ -12,7 +12,8 @@ import { type Dataset, loadDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
 import { encodePng } from "../data/image_io.ts";
-import { writePly } from "../data/ply.ts";
+import { readPly, writePly } from "../data/ply.ts";
+import { initialCloud } from "../data/init_cloud.ts";
 import { encodeRunAvatar } from "../data/avatar_file.ts";
 import { RunFolder, type RunMetrics } from "../data/run_folder.ts";
 import { writeSyntheticDataset } from "../data/synth.ts";
@@ -289,6 +290,12 @@ export const trainCommand: Command = {
       value: "RUN",
       description: "continue the run folder RUN from its last checkpoint",
     },
+    "init-ply": {
+      type: "string",
+      value: "FILE",
+      description:
+        "initialize the canonical Gaussians from a static 3DGS PLY (SH cut or zero-padded, features 0)",
+    },
     host: {
       type: "string",
       value: "HOST",
@@ -379,11 +386,26 @@ export const trainCommand: Command = {
     });
     if (dash) console.log(`train: dashboard at ${dash.url}`);
     try {
+      const initPly = stringOption(args, "init-ply");
+      const initCloud = initPly && !resume
+        ? initialCloud(
+          readPly(
+            await Deno.readFile(initPly).catch(() => {
+              throw new DataError(initPly, "cannot be read", "Give a 3DGS .ply file for --init-ply");
+            }),
+            initPly,
+          ),
+          cfg.trainer.shDegree ?? 1,
+          cfg.trainer.featureDim ?? 8,
+          initPly,
+        )
+        : undefined;
       trainer = await Trainer.create(gpu, {
         dataset,
         rig,
         config: cfg.trainer,
         resume,
+        initCloud,
         listeners: dash ? [listener, dash.listener] : [listener],
       });
     } catch (e) {

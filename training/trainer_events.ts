@@ -2,6 +2,7 @@
  * The trainer's public types: inputs, events (what a dashboard or the CLI subscribes to), step losses and the
  * run summary. The control interface (pause, resume, stop) is on `Trainer` itself.
  */
+import type { GaussianCloud } from "../data/gaussian_cloud.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { DistillResidual, ForwardFieldConfig } from "./distill.ts";
@@ -82,6 +83,8 @@ export interface TrainerInputs {
   config?: Partial<TrainerConfig>;
   /** Continue from this state (a decoded checkpoint) instead of initializing. */
   resume?: TrainState;
+  /** Initial canonical Gaussians (e.g. a static 3DGS PLY, data/init_cloud.ts) instead of rig samples. */
+  initCloud?: GaussianCloud;
   /**
    * A forward field F distilled beforehand with the same settings (e.g. shared by the variants of an ablation
    * study), used instead of fitting B and distilling F when `priorSteps` > 0 and `fieldLr` is 0 (F stays frozen).

@@ -127,12 +127,14 @@ export async function buildModels(
           `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
       });
     }
-    avatar = (await initAvatarFromRig(gpu, rig, {
-      ...opts,
-      count: config.gaussians,
-      sampleSeed: config.seed,
-      initialOpacity: config.initialOpacity,
-    })).avatar;
+    avatar = inputs.initCloud
+      ? avatarFromCloud(gpu, inputs.initCloud, opts)
+      : (await initAvatarFromRig(gpu, rig, {
+        ...opts,
+        count: config.gaussians,
+        sampleSeed: config.seed,
+        initialOpacity: config.initialOpacity,
+      })).avatar;
   }
   return { avatar, field, prior, report };
 }
