@@ -14,7 +14,7 @@
  *   raw float32 (Gaussians + networks) 1,385,220 B = 138.5 B/Gaussian (checkpoint with Adam: 3,958,060 B)
  *   .npga default bits                   245,259 B =  24.53 B/Gaussian, test PSNR 32.345 -> 32.264 dB (-0.080)
  *   .npga 16/8/8/8/8/5/8, float16 nets   328,732 B =  32.87 B/Gaussian, -0.011 dB
- *   .npga as default but 8-bit DC/scales, 5-bit SH, float16 nets: 281,152 B = 28.1 B/Gaussian, -0.074 dB
+ *   .npga as default but 8-bit DC and log-scales, float16 nets: 281,152 B = 28.1 B/Gaussian, -0.074 dB
  *   PLY 1,040,631 B = 104.1 B/Gaussian; SPZ v3 177,681 B = 17.77 B/Gaussian (canonical)
  * Of the default .npga: features 5.09, positions 3.70, rotations 3.25, SH 2.70, networks 3.70, JSON 0.43 B/G.
  */
