@@ -16,7 +16,8 @@
  * Measured (bench/cnn_bench.ts, 2-core lavapipe shared with other jobs, load average ~14, so noisy): the first
  * version with scalar loads (4 outputs per invocation, 5 scalar loads per 4 multiply-adds, unpadded channels) took
  * 2.6 s forward and 11.1 s forward + backward for the default network (11 -> 16 -> 16 -> 3) at 256²; this one
- * (vec4 images, mat4x4 weight blocks) 1.7 s and 5.3 s.
+ * (vec4 images, mat4x4 weight blocks) 1.7 s and 5.3 s under the same load, 0.34 s and 1.6 s on a quieter machine
+ * (load average ~4; 128²: 0.14 s and 0.29 s).
  */
 import type { Gpu } from "../gpu/device.ts";
 import { dispatch, uniforms } from "../gpu/dispatch.ts";
