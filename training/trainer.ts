@@ -19,13 +19,14 @@
  * triangle replaces dx_F, the triangle's rotation turns the posed quaternions, and G is frozen at zero output.
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with
  * `on`; `pause`, `resume` and `stop` control a running loop. No file access here: run_folder.ts writes files.
- * Helpers: field_step.ts (F's part of a step), step_values.ts (the scalars read back), posed_grad_buffers.ts,
+ * Helpers: train_step.ts (steps 1-5 of one step; skips and rollbacks are counted here), deformation_source.ts
+ * (dx_F via field_step.ts, or the mesh rig's offsets and rotations), step_values.ts (the scalars read back),
  * loop_control.ts (pause / stop), trainer_state.ts (state capture, restore, rollback messages). Density control
  * (densifier.ts) folds the backward's statistics in every step and clones / splits / prunes at scheduled steps.
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
 import type { Camera } from "../render/camera.ts";
 import type { PosedGaussians } from "./pose.ts";
@@ -33,17 +34,13 @@ import type { Dataset, Frame } from "../data/dataset.ts";
 import type { Avatar } from "./avatar.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { ForwardField } from "./distill.ts";
-import { FieldStep } from "./field_step.ts";
-import { type MeshDeformation, MeshRig } from "./mesh_rigged.ts";
+import { DeformationSource } from "./deformation_source.ts";
 import { Densifier } from "./densifier.ts";
-import { LaplacianTerms } from "./laplacian_terms.ts";
 import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
-import { cameraExtent, frameCameras, FrameSampler, frameTargets, spreadFrames } from "./frame_batches.ts";
-import { PhotometricLoss } from "./photometric_loss.ts";
-import { StepValues } from "./step_values.ts";
+import { cameraExtent, frameCameras, spreadFrames } from "./frame_batches.ts";
 import { LoopControl } from "./loop_control.ts";
-import { PosedGradBuffers } from "./posed_grad_buffers.ts";
 import { RefineStage } from "./refine_stage.ts";
+import { StepRunner } from "./train_step.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type {
   FieldReport,
@@ -79,8 +76,6 @@ export class Trainer {
   readonly sceneScale: number;
   step = 0;
   #adam: Adam;
-  #loss: PhotometricLoss;
-  #sampler: FrameSampler;
   #listeners: TrainerListener[];
   #salt = 0;
   #lrFactor = 1;
@@ -89,13 +84,11 @@ export class Trainer {
   #control = new LoopControl();
   #fieldParams: Float32Array | null = null;
   #lastGood: TrainState | null = null;
-  #grads: PosedGradBuffers;
-  #values: StepValues;
-  /** The mesh-rigged baseline's rig (config `deformation: "mesh"`), else null. */
-  #mesh: MeshRig | null;
+  /** F, or the mesh-rigged baseline's rig (config `deformation: "mesh"`). */
+  #deform: DeformationSource;
+  #steps: StepRunner;
   /** Adaptive density control (null with `densify` off). */
   readonly densifier: Densifier | null;
-  #lap: LaplacianTerms;
   /** The screen-space refinement CNN and its feature rasterizer (null with `cnn` off). */
   readonly refine: RefineStage | null;
 
@@ -116,14 +109,12 @@ export class Trainer {
     this.prior = prior;
     this.fieldReport = fieldReport;
     this.#listeners = [...(inputs.listeners ?? [])];
-    this.#sampler = new FrameSampler(inputs.dataset.splits.train, config.viewsPerStep);
     this.sceneScale = cameraExtent(inputs.dataset.splits.train);
     this.raster = new GaussianRasterizer(gpu, {
       shDegree: avatar.constants.shDegree,
       extraChannels: 0,
       background: inputs.dataset.background,
     });
-    this.#loss = new PhotometricLoss(gpu, { l1: config.l1Weight, ssim: config.ssimWeight });
     this.#adam = new Adam(gpu, avatar.adamGroups(config.iters, this.sceneScale));
     if (this.#fineTunes) {
       this.#adam.setGroup({
@@ -133,21 +124,18 @@ export class Trainer {
         lr: config.fieldLr,
       });
     }
-    this.#grads = new PosedGradBuffers(gpu);
-    this.#values = new StepValues(gpu);
-    this.#mesh = config.deformation === "mesh" ? new MeshRig(gpu, inputs.rig) : null;
+    const mesh = config.deformation === "mesh" ? inputs.rig : null;
+    this.#deform = new DeformationSource(gpu, field, prior, this.#fineTunes, mesh);
     this.densifier = config.densify ? new Densifier(gpu, config, avatar.count, this.sceneScale) : null;
-    this.#lap = new LaplacianTerms(gpu, {
-      k: config.laplacianK,
-      features: config.lapFeatures,
-      dynamics: config.lapDynamics,
-      rebuildEvery: config.checkpointEvery,
-    });
     const { shDegree, featureDim } = avatar.constants;
     this.refine = config.cnn
       ? new RefineStage(gpu, { ...config, shDegree, featureDim }, inputs.dataset.background)
       : null;
     this.refine?.bind(this.#adam);
+    const { raster, densifier, refine, sceneScale } = this, adam = this.#adam, deformation = this.#deform;
+    const expression = (timestep: number) => this.expression(timestep);
+    const models = { avatar, raster, adam, deformation, densifier, refine, sceneScale, expression };
+    this.#steps = new StepRunner(gpu, config, models, inputs.dataset.splits.train);
   }
 
   /** Builds a trainer: B and F (or F from `resume`), the avatar, optimizer and renderer. */
@@ -212,38 +200,15 @@ export class Trainer {
     return this.dataset.expressions.slice(timestep * D, timestep * D + D);
   }
 
-  /** dx_F for `z` (null without F; with `train`, F's backward is kept when F is fine-tuned); release it. */
-  #fieldStep(z: Float32Array, train: boolean): FieldStep | null {
-    const tuned = train && this.#fineTunes;
-    return this.field
-      ? new FieldStep(this.gpu, this.field, tuned ? this.prior : null, this.avatar.params.means, z, tuned)
-      : null;
-  }
-
-  /** The mesh-rigged baseline's offsets and rotations for `z` (null in NPGA mode); destroy them. */
-  async #meshStep(z: Float32Array): Promise<MeshDeformation | null> {
-    if (!this.#mesh) return null;
-    await this.#mesh.follow(this.avatar.params.means);
-    return this.#mesh.deform(z);
-  }
-
   /** Renders `frames` (one timestep) with the current avatar, no training state kept. */
   async render(frames: Frame[]): Promise<{ rgb: Tensor; release(): void }> {
     const z = this.expression(frames[0].timestep);
-    const fs = this.#fieldStep(z, false);
-    const md = await this.#meshStep(z);
-    const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, false);
-    if (md) this.#mesh!.rotate(md.rot, posed.quats);
+    const d = await this.#deform.deform(this.avatar.params.means, z, false);
+    const posed = this.avatar.pose(z, d.dx, false);
+    d.rotate(posed.quats);
     const out = await this.renderPosed(posed, frameCameras(frames));
-    return {
-      rgb: out.rgb,
-      release: () => {
-        out.destroy();
-        posed.destroy();
-        fs?.release();
-        md?.destroy();
-      },
-    };
+    const release = () => (out.destroy(), posed.destroy(), d.release());
+    return { rgb: out.rgb, release };
   }
 
   /** Renders posed Gaussians as training does now (through the refinement CNN once it is on); destroy it. */
@@ -256,57 +221,11 @@ export class Trainer {
       : await this.raster.render(posed, cams);
   }
 
-  /** One training step (see the module comment); returns the losses and whether the update was applied. */
+  /** One training step (see the module comment, train_step.ts); returns the losses and whether it applied. */
   async trainStep(): Promise<{ losses: StepLosses; applied: boolean }> {
-    const batch = this.#sampler.batch(this.config.seed, this.step, this.#salt);
-    const z = this.expression(batch.timestep);
-    const fs = this.#fieldStep(z, true);
-    const md = await this.#meshStep(z);
-    const posed = this.avatar.pose(z, fs?.dx ?? md?.dx, true);
-    if (md) this.#mesh!.rotate(md.rot, posed.quats);
-    const cams = frameCameras(batch.frames);
-    const refined = this.#refining ? await this.refine!.render(this.avatar, posed, cams) : null;
-    const out = refined?.out ?? await this.raster.render(posed, cams);
-    const { width, height } = this.#sampler.size;
-    const shape = { views: batch.frames.length, height, width, channels: 3 };
-    const target = Tensor.from(this.gpu, frameTargets(batch.frames), undefined, "trainer.target");
-    const res = this.#loss.evaluate(refined?.rgb ?? out.rgb, target, shape);
-    this.#lap.forward(this.avatar, posed, this.step);
-    const { losses, finite } = await this.#values.read(
-      this.#loss,
-      res.values,
-      posed.regTerms,
-      this.avatar.params,
-    );
-    const applied = (await this.#lap.addLosses(losses)) && finite;
-    if (applied) {
-      this.avatar.zeroGrads();
-      const pg = this.#grads.zeroed(this.avatar.count, (this.avatar.constants.shDegree + 1) ** 2);
-      const pgd = { ...pg, densify: this.densifier?.stepBuffer() };
-      if (refined) this.refine!.backward(this.avatar, posed, refined, res.grad, pgd);
-      else this.raster.backward(posed, out, { rgb: res.grad }, pgd);
-      this.densifier?.accumulate();
-      if (md) this.#mesh!.rotateBackward(md.rot, pg.quats);
-      const dDx = this.avatar.backward(posed, pg, false, this.#lap.addDynamicsGrad);
-      this.#lap.addFeatureGrad(this.avatar);
-      if (fs?.tuned) losses.cycle = await fs.backward(dDx, this.config.cycleWeight, this.#values);
-      dDx.destroy();
-      this.avatar.applySchedule(this.#adam, this.step, this.config.iters, this.sceneScale);
-      const f = this.config.lrScale * this.#lrFactor;
-      for (const name of this.#adam.groupNames) this.#adam.setLr(name, this.#adam.group(name).lr * f);
-      if (this.#fineTunes) this.#adam.setLr("field", this.config.fieldLr * f);
-      if (this.#mesh) this.#adam.setLr("detail", 0);
-      if (this.refine) this.#adam.setLr("cnn", refined ? this.refine.lr * f : 0);
-      this.#adam.step();
-    }
-    fs?.release();
-    md?.destroy();
-    this.#lap.release();
-    (refined ?? out).destroy();
-    posed.destroy();
-    target.destroy();
+    const r = await this.#steps.run(this.step, this.#salt, this.#lrFactor, this.#refining);
     this.step++;
-    return { losses, applied };
+    return r;
   }
 
   /** Evaluates the val and test splits (`evalFrames` frames each), keeping `keepImages` test renders. */
@@ -462,13 +381,10 @@ export class Trainer {
 
   /** Frees every GPU resource of the trainer. */
   destroy(): void {
-    this.#grads.destroy();
-    this.#values.destroy();
-    this.#mesh?.destroy();
+    this.#steps.destroy();
+    this.#deform.destroy();
     this.densifier?.destroy();
-    this.#lap.destroy();
     this.#adam.destroy();
-    this.#loss.destroy();
     this.raster.destroy();
     this.refine?.destroy();
     this.field?.destroy();
