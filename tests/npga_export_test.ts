@@ -4,17 +4,14 @@
  * encoder (`encodeRunAvatar`) and the dashboard's checkpoint encoder (`npgaOfCheckpoint`).
  */
 import assert from "node:assert/strict";
-import { Rng } from "../gpu/rng.ts";
-import { randomGaussians } from "../render/random_scene.ts";
-import { avatarFromCloud } from "../training/avatar.ts";
 import { encodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
-import { ForwardField } from "../training/distill.ts";
 import { exportAvatar, posedCloud } from "../cli/export.ts";
 import { encodeRunAvatar, loadAvatarFile } from "../data/avatar_file.ts";
 import { decodeNpga, npgaOfCheckpoint } from "../data/npga_format.ts";
 import { readPly } from "../data/ply.ts";
 import { readSpz } from "../data/spz.ts";
 import { testGpu } from "./helpers.ts";
+import { randomAvatar } from "./avatar_fixture.ts";
 
 const N = 1200, D = 3;
 
@@ -22,38 +19,14 @@ Deno.test("export: .npga, canonical and posed PLY / SPZ of a run folder", async 
   const gpu = await testGpu();
   const root = await Deno.makeTempDir({ prefix: "npga_export_" });
   try {
-    const g = randomGaussians(new Rng(3), N, {
-      shDegree: 1,
-      extraChannels: 0,
-      extent: 0.08,
-      logScale: [-5.5, -4],
-      opacityLogit: [0, 3],
-    });
-    const rng = new Rng(4);
-    const cloud = {
-      ...g,
-      count: N,
-      shDegree: 1,
-      features: new Float32Array(N * 8).map(() => rng.normal()),
-      featureDim: 8,
-    };
-    const avatar = avatarFromCloud(gpu, cloud, { exprDim: D, featureDim: 8, shDegree: 1 });
-    avatar.detail.init(5, { lastLayerScale: 0.3 });
-    const field = new ForwardField(gpu, {
-      frame: { center: [0, 0, 0], scale: 10, diagonal: 0.3 },
-      codeDim: D,
-      featureDim: 8,
-      width: 16,
-      layers: 2,
-    });
-    field.mlp.init(7);
+    const { avatar, field, snapshot, fieldState } = await randomAvatar(gpu, N, D, [3, 4]);
     const state: TrainState = {
       step: 5,
       salt: 0,
       lrFactor: 1,
-      avatar: await avatar.snapshot(),
+      avatar: snapshot,
       adam: [],
-      field: { config: field.config, params: await field.mlp.getParams() },
+      field: fieldState,
       prior: null,
     };
     avatar.destroy();

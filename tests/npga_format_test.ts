@@ -17,14 +17,12 @@ import {
 } from "../data/npga_format.ts";
 import { channelRange, crc32, fromHalf, mortonOrder, permuteRows, toHalf } from "../data/npga_quantize.ts";
 import { loadAvatarFile } from "../data/avatar_file.ts";
-import { randomGaussians } from "../render/random_scene.ts";
-import { avatarFromCloud } from "../training/avatar.ts";
-import { ForwardField } from "../training/distill.ts";
 import { defaultCameraInfo } from "../dashboard/avatar_view.ts";
 import { resizeCamera } from "../cli/render_camera.ts";
 import { AvatarDriver } from "../cli/render_driver.ts";
 import { psnrFromMse } from "../training/evaluate.ts";
 import { testGpu } from "./helpers.ts";
+import { randomAvatar as randomLiveAvatar } from "./avatar_fixture.ts";
 
 const N = 700, F = 4, D = 3;
 
@@ -234,28 +232,7 @@ Deno.test("npga: loadAvatarFile reads .npga; the decoded avatar renders like the
   const gpu = await testGpu();
   const root = await Deno.makeTempDir({ prefix: "npga_test_" });
   try {
-    const g = randomGaussians(new Rng(11), 1500, {
-      shDegree: 1,
-      extraChannels: 0,
-      extent: 0.08,
-      logScale: [-5.5, -4],
-      opacityLogit: [0, 3],
-    });
-    const rng = new Rng(12);
-    const features = new Float32Array(1500 * 8).map(() => rng.normal());
-    const cloud = { ...g, count: 1500, shDegree: 1, features, featureDim: 8 };
-    const avatar = avatarFromCloud(gpu, cloud, { exprDim: D, featureDim: 8, shDegree: 1 });
-    avatar.detail.init(5, { lastLayerScale: 0.3 });
-    const field = new ForwardField(gpu, {
-      frame: { center: [0, 0, 0], scale: 10, diagonal: 0.3 },
-      codeDim: D,
-      featureDim: 8,
-      width: 16,
-      layers: 2,
-    });
-    field.mlp.init(7);
-    const snap = await avatar.snapshot();
-    const fieldState = { config: field.config, params: await field.mlp.getParams() };
+    const { avatar, field, snapshot: snap, fieldState } = await randomLiveAvatar(gpu, 1500, D, [11, 12]);
     avatar.destroy();
     field.destroy();
     const orig = { ...snap, field: fieldState, cnn: null, config: null };

@@ -6,10 +6,7 @@ import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { writeNpy } from "../data/npy.ts";
 import { decodeImage } from "../data/image_io.ts";
-import { randomGaussians } from "../render/random_scene.ts";
-import { avatarFromCloud } from "../training/avatar.ts";
 import { encodeCheckpoint } from "../training/checkpoint.ts";
-import { ForwardField } from "../training/distill.ts";
 import { defaultCameraInfo, renderView, viewCamera } from "../dashboard/avatar_view.ts";
 import { GaussianRasterizer } from "../render/rasterizer.ts";
 import { renderAvatar, type RenderJob } from "../cli/render.ts";
@@ -23,6 +20,7 @@ import { type RefineCnnConfig, refineLayers } from "../training/refine_cnn.ts";
 import { loadAvatarFile } from "../data/avatar_file.ts";
 import { DataError } from "../data/errors.ts";
 import { testGpu } from "./helpers.ts";
+import { randomAvatar } from "./avatar_fixture.ts";
 
 const NAMES = ["jawOpen", "mouthSmile_L", "eyeBlink_R"];
 const D = NAMES.length;
@@ -54,28 +52,7 @@ async function writeDataset(dir: string, names: string[] | null): Promise<void> 
 async function setup() {
   const gpu = await testGpu();
   const root = await Deno.makeTempDir({ prefix: "render_cmd_" });
-  const g = randomGaussians(new Rng(11), 2000, {
-    shDegree: 1,
-    extraChannels: 0,
-    extent: 0.08,
-    logScale: [-5.5, -4],
-    opacityLogit: [0, 3],
-  });
-  const rng = new Rng(12);
-  const features = new Float32Array(2000 * 8).map(() => rng.normal());
-  const cloud = { ...g, count: 2000, shDegree: 1, features, featureDim: 8 };
-  const avatar = avatarFromCloud(gpu, cloud, { exprDim: D, featureDim: 8, shDegree: 1 });
-  avatar.detail.init(5, { lastLayerScale: 0.3 });
-  const field = new ForwardField(gpu, {
-    frame: { center: [0, 0, 0], scale: 10, diagonal: 0.3 },
-    codeDim: D,
-    featureDim: 8,
-    width: 16,
-    layers: 2,
-  });
-  field.mlp.init(7);
-  const snap = await avatar.snapshot();
-  const fieldState = { config: field.config, params: await field.mlp.getParams() };
+  const { avatar, field, snapshot: snap, fieldState } = await randomAvatar(gpu, 2000, D, [11, 12]);
   const run = async (
     name: string,
     names: string[] | null,
