@@ -10,34 +10,15 @@
  * when they match the avatar's expression dimension. Adam moments and the prior B are dropped: this is for use,
  * not for resuming.
  */
-import type { GaussianCloud } from "./gaussian_cloud.ts";
 import { DataError } from "./errors.ts";
 import { RunFolder } from "./run_folder.ts";
 import { decodeCheckpoint, type TrainState } from "../training/checkpoint.ts";
-import { decodeNpga, encodeNpga } from "./npga_format.ts";
-import type { ForwardFieldConfig } from "../training/distill.ts";
-import type { PoseConstants } from "../training/pose.ts";
-import type { RefineCnnConfig } from "../training/refine_cnn.ts";
+import { decodeNpga, encodeNpga, type NpgaAvatar } from "./npga_format.ts";
 
-/** A trained avatar, ready to pose and render. */
-export interface LoadedAvatar {
+/** A trained avatar, ready to pose and render (the .npga fields but the metrics, and where it came from). */
+export interface LoadedAvatar extends Omit<NpgaAvatar, "metrics"> {
   /** Where it came from (the checkpoint file inside a run folder, or the file given). */
   file: string;
-  /** Training steps completed. */
-  step: number;
-  /** Canonical Gaussians (with their latent features). */
-  cloud: GaussianCloud;
-  constants: PoseConstants;
-  /** Parameters of the detail network G. */
-  detailParams: Float32Array;
-  /** The forward field F, when the avatar has one. */
-  field: { config: ForwardFieldConfig; params: Float32Array } | null;
-  /** The screen-space refinement CNN (training/refine_cnn.ts), when the avatar has one. */
-  cnn: { config: RefineCnnConfig; params: Float32Array } | null;
-  /** One name per expression dimension (e.g. ARKit blendshape names), when known. */
-  expressionNames: string[] | null;
-  /** The run's config.json (dataset path, trainer settings), when known. */
-  config: Record<string, unknown> | null;
 }
 
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
