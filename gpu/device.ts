@@ -233,6 +233,7 @@ export class Gpu {
  * Throws `GpuUnavailableError` with instructions when WebGPU or an adapter is missing.
  */
 export async function acquireGpu(options: GpuOptions = {}): Promise<Gpu> {
+  preferVulkanOnLinux();
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (!nav?.gpu) throw new GpuUnavailableError("this runtime has no navigator.gpu");
   let adapter: GPUAdapter | null = null;
@@ -272,6 +273,29 @@ export async function acquireGpu(options: GpuOptions = {}): Promise<Gpu> {
     throw new GpuUnavailableError(`requestDevice failed: ${(e as Error).message}`);
   }
   return new Gpu(device, adapter.info, features);
+}
+
+/**
+ * Under Deno on Linux, WebGPU by default also starts wgpu's OpenGL backend: every adapter request loads EGL and
+ * Mesa's GL driver (with its own llvmpipe threads on machines without a GPU) next to the Vulkan driver, although
+ * the adapter we get there is the Vulkan one (the README requires Vulkan on Linux). With both drivers loaded we
+ * saw an intermittent heap-corruption abort when the test process exited (about 1 run in 5, after every test
+ * had passed); with Vulkan alone the GL driver is never loaded. Sets `DENO_WEBGPU_BACKEND=vulkan` before the
+ * first request unless the user chose a backend; no effect in browsers, on other systems, or without env access.
+ */
+function preferVulkanOnLinux(): void {
+  const deno = (globalThis as {
+    Deno?: {
+      build: { os: string };
+      env: { get(k: string): string | undefined; set(k: string, v: string): void };
+    };
+  }).Deno;
+  if (!deno || deno.build.os !== "linux") return;
+  try {
+    if (deno.env.get("DENO_WEBGPU_BACKEND") === undefined) deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+  } catch {
+    // No --allow-env: keep Deno's default backends.
+  }
 }
 
 const LIMIT_NAMES = [

@@ -1,10 +1,23 @@
-/** Shared test helpers: the one GPU device for the whole test process and numeric comparisons. */
+/** Shared test helpers: the one GPU device of each test file and numeric comparisons. */
 import assert from "node:assert/strict";
 import { type Gpu, sharedGpu } from "../gpu/device.ts";
 
-/** The process-wide device (acquired once; tests run sequentially). */
+let acquired: Promise<Gpu> | null = null;
+
+/**
+ * The test file's device (acquired once per file: `deno test` runs each file in its own isolate). It is
+ * destroyed explicitly when the file's tests end, so its GPU memory and driver objects are released in order
+ * while the isolate is alive instead of by finalizers during isolate teardown.
+ */
 export function testGpu(): Promise<Gpu> {
-  return sharedGpu();
+  if (!acquired) {
+    acquired = sharedGpu();
+    let live: Gpu | null = null;
+    acquired.then((g) => (live = g), () => (acquired = null));
+    // Unload listeners run synchronously, so the device is captured once it resolves.
+    globalThis.addEventListener("unload", () => live?.destroy());
+  }
+  return acquired;
 }
 
 /** Largest |a[i] - b[i]| over the arrays (which must have equal length). */
