@@ -36,7 +36,13 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     overrides: { featureDim: 0, cnn: false },
   },
   { name: "no-laplacian", label: "without Laplacian terms", overrides: { lapFeatures: 0, lapDynamics: 0 } },
-  { name: "no-densify", label: "without dynamic density control", overrides: { densify: false } },
+  {
+    name: "basic-density",
+    label:
+      "basic density control (3DGS: mean gradient over the views in the frustum, not only where it showed)",
+    overrides: { densityMode: "basic" },
+  },
+  { name: "no-densify", label: "without density control", overrides: { densify: false } },
   { name: "no-cnn", label: "without the CNN", overrides: { cnn: false } },
   {
     name: "no-distill",
