@@ -27,6 +27,20 @@ Deno.test("gpu: acquisition reports adapter, limits and features", async () => {
   assert.equal(typeof gpu.features.shaderF16, "boolean");
 });
 
+Deno.test("gpu: on Linux only the Vulkan backend is loaded (no EGL / GL driver beside it)", async () => {
+  await testGpu();
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND");
+  if (Deno.build.os !== "linux" || backend !== "vulkan") {
+    console.warn(`skipped: ${Deno.build.os}, DENO_WEBGPU_BACKEND=${backend ?? "(unset)"}`);
+    return;
+  }
+  const libs = new Set(
+    Deno.readTextFileSync("/proc/self/maps").split("\n").map((l) => l.split(/\s+/)[5] ?? "").filter((p) => p),
+  );
+  const gl = [...libs].filter((p) => /\/lib(EGL|GLX|GL|gbm)[._]|swrast|_dri\.so/.test(p));
+  assert.deepEqual(gl, [], "GL stack mapped although DENO_WEBGPU_BACKEND=vulkan");
+});
+
 Deno.test("gpu: linearWorkgroups splits past the per-dimension limit", () => {
   assert.deepEqual(linearWorkgroups(10), [10, 1, 1]);
   const [x, y] = linearWorkgroups(200000);
