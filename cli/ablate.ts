@@ -249,6 +249,11 @@ export const ablateCommand: Command = {
       value: "N",
       description: "steps of fitting B and of distilling F (default: the trainer's)",
     },
+    "field-lr": {
+      type: "string",
+      value: "X",
+      description: "learning rate of F's joint fine-tuning in the variants with F (default 0: F frozen)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -264,6 +269,7 @@ export const ablateCommand: Command = {
     const downscale = num(args, "downscale", { min: 1, max: 64 }) ?? 2;
     const evalFrames = num(args, "eval-frames") ?? 0;
     const fieldSteps = num(args, "field-steps");
+    const fieldLr = numberOption(args, "field-lr", { min: 0, max: 1 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -275,6 +281,7 @@ export const ablateCommand: Command = {
       ...(fieldSteps !== undefined && fieldSteps > 0
         ? { priorSteps: fieldSteps, distillSteps: fieldSteps }
         : {}),
+      ...(fieldLr !== undefined ? { fieldLr } : {}),
     };
     try {
       resolveTrainerConfig(base);
@@ -315,6 +322,7 @@ export const ablateCommand: Command = {
             seed: b.seed,
             evalFrames,
             fieldSteps: resolveTrainerConfig(base).priorSteps,
+            fieldLr: resolveTrainerConfig(base).fieldLr,
           },
           mouth: region.note,
           openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,

@@ -35,6 +35,8 @@ export interface AblationResult {
     seed: number;
     evalFrames: number;
     fieldSteps?: number;
+    /** Learning rate of F's joint fine-tuning (absent or 0: F frozen after distillation and shared). */
+    fieldLr?: number;
   };
   /** How the mouth region was chosen (region_metrics.ts). */
   mouth: string;
@@ -88,7 +90,11 @@ export function ablationMarkdown(r: AblationResult): string {
     "",
     `Dataset \`${r.dataset}\`, downscale ${b.downscale}; every variant: ${b.iters} steps, ${b.gaussians} initial ` +
     `Gaussians, seed ${b.seed}` +
-    (b.fieldSteps !== undefined ? `; B and F fitted once (${b.fieldSteps} steps each) and F shared` : "") +
+    (b.fieldSteps === undefined
+      ? ""
+      : b.fieldLr
+      ? `; B and F fitted (${b.fieldSteps} steps each), F fine-tuned jointly (learning rate ${b.fieldLr})`
+      : `; B and F fitted once (${b.fieldSteps} steps each) and F shared`) +
     `; up to ${
       b.evalFrames || "all"
     } frames per split evaluated. Adapter: ${r.adapter}. Written ${r.created}.`,

@@ -52,7 +52,7 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     name: "mesh",
     label: "mesh-rigged baseline (GaussianAvatars-style, no CNN)",
-    overrides: { deformation: "mesh", priorSteps: 0, distillSteps: 0, cnn: false },
+    overrides: { deformation: "mesh", priorSteps: 0, distillSteps: 0, fieldLr: 0, cnn: false },
   },
 ];
 
