@@ -283,8 +283,9 @@ export const ablateCommand: Command = {
         : {}),
       ...(fieldLr !== undefined ? { fieldLr } : {}),
     };
+    let b: TrainerConfig;
     try {
-      resolveTrainerConfig(base);
+      b = resolveTrainerConfig(base);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -304,7 +305,6 @@ export const ablateCommand: Command = {
       const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
       const ctx = { ds, rig, region, base, evalFrames } as Parameters<typeof runVariant>[2];
       const jsonPath = `${out}/ablation.json`;
-      const b = base as TrainerConfig;
       // Written after every variant (so a long study keeps its finished rows); with --only, merged into the
       // rows already in the out folder (re-read each time, so concurrent --only runs into one folder combine).
       const write = async (): Promise<string> => {
@@ -321,8 +321,8 @@ export const ablateCommand: Command = {
             downscale,
             seed: b.seed,
             evalFrames,
-            fieldSteps: resolveTrainerConfig(base).priorSteps,
-            fieldLr: resolveTrainerConfig(base).fieldLr,
+            fieldSteps: b.priorSteps,
+            fieldLr: b.fieldLr,
           },
           mouth: region.note,
           openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,
