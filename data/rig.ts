@@ -90,7 +90,11 @@ export function validateRig(rig: Rig, file: string): void {
 }
 
 /** Posed vertex positions for blendshape `weights` (missing trailing weights count as 0), [V, 3]. */
-export function posedPositions(rig: Rig, weights: ArrayLike<number>, out?: Float32Array): Float32Array {
+export function posedPositions(
+  rig: Pick<Rig, "positions" | "deltas">,
+  weights: ArrayLike<number>,
+  out?: Float32Array,
+): Float32Array {
   const res = out ?? new Float32Array(rig.positions.length);
   res.set(rig.positions);
   const K = Math.min(weights.length, rig.deltas.length);

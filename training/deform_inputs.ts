@@ -37,6 +37,22 @@ export function headFrame(mesh: RigMesh): HeadFrame {
   return { center, scale: 2 / extent, diagonal: b.diagonal };
 }
 
+/**
+ * The canonical expression of the deformation fields [D]: `jaw` on the blendshape named jawOpen (ARKit naming,
+ * any case), zeros elsewhere; null (the neutral) when `jaw` is 0 or no blendshape has that name.
+ */
+export function canonicalCode(
+  names: readonly string[] | undefined,
+  D: number,
+  jaw: number,
+): Float32Array | null {
+  const k = names?.findIndex((n) => n.toLowerCase() === "jawopen") ?? -1;
+  if (!(jaw > 0) || k < 0 || k >= D) return null;
+  const z = new Float32Array(D);
+  z[k] = jaw;
+  return z;
+}
+
 /** softplus(beta = 100), the NPHM hidden activation. */
 export const NPHM_ACTIVATION: Activation = { kind: "softplus", beta: 100 };
 

@@ -25,13 +25,15 @@
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { dispatch, uniforms } from "../gpu/dispatch.ts";
-import { Mlp, type MlpActivations } from "../gpu/mlp.ts";
+import type { Mlp } from "../gpu/mlp.ts";
 import { reduce } from "../gpu/reduce.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
-import { assembleInputs, type CodeSource, type HeadFrame, nphmSpec } from "./deform_inputs.ts";
+import { assembleInputs, type CodeSource, type HeadFrame } from "./deform_inputs.ts";
 import type { ExpressionPrior } from "./prior.ts";
-import { residual3 } from "./prior.ts";
+import { residual3 } from "./prior_residual.ts";
+import type { DeformOutput } from "./code_basis.ts";
+import { DeformNet, type DeformNetState } from "./deform_net.ts";
 import {
   errorStats,
   motionFocusCdf,
@@ -53,31 +55,43 @@ export interface ForwardFieldConfig {
   featureDim: number;
   width: number;
   layers: number;
+  /** Output head (code_basis.ts); absent in files written before it existed: "offset". */
+  output?: DeformOutput;
+  /** Canonical code [D] of the "codeBasis" head, the expression of the canonical space (absent: zeros). */
+  canonicalCode?: number[];
 }
 
 /** Saved state of `ForwardField.forwardTrain` for `backward`. */
-export interface ForwardFieldActivations {
-  acts: MlpActivations;
+export interface ForwardFieldActivations extends DeformNetState {
   /** Input rows [N, 3 + E + D] (column layout of the input gradient). */
   input: Tensor;
-  /** Raw network output dx [N, 3], normalized units. */
-  raw: Tensor;
-  release(): void;
 }
 
 /** The forward deformation field on the GPU. */
 export class ForwardField {
   readonly gpu: Gpu;
   readonly config: ForwardFieldConfig;
-  /** The network (its params / grads are what joint fine-tuning updates). */
-  readonly mlp: Mlp;
+  readonly net: DeformNet;
   readonly pool: TensorPool;
 
   constructor(gpu: Gpu, config: ForwardFieldConfig) {
     this.gpu = gpu;
     this.config = config;
-    this.mlp = new Mlp(gpu, nphmSpec(3 + config.featureDim + config.codeDim, config.width, config.layers));
+    this.net = new DeformNet(gpu, {
+      inputs: 3 + config.featureDim + config.codeDim,
+      width: config.width,
+      layers: config.layers,
+      codeDim: config.codeDim,
+      codeColumn: 3 + config.featureDim,
+      output: config.output ?? "offset",
+      canonicalCode: config.canonicalCode,
+    });
     this.pool = new TensorPool(gpu);
+  }
+
+  /** The network (its params / grads are what joint fine-tuning updates). */
+  get mlp(): Mlp {
+    return this.net.mlp;
   }
 
   get inputDim(): number {
@@ -100,11 +114,9 @@ export class ForwardField {
 
   /** Records out [N, 3] = F(xc, f, z) in world units (posed = xc + out); f null means zero features. */
   evaluate(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource, out: Tensor): void {
-    const { input, raw } = this.#inputs(xc, f, z);
-    this.mlp.forward(input, raw);
-    this.#toWorld(raw, out);
+    const input = this.#inputs(xc, f, z);
+    this.net.forward(input, out, 1 / this.config.frame.scale);
     input.destroy();
-    raw.destroy();
   }
 
   /**
@@ -117,22 +129,18 @@ export class ForwardField {
     z: Float32Array | CodeSource,
     out: Tensor,
   ): ForwardFieldActivations {
-    const { input, raw } = this.#inputs(xc, f, z);
-    const acts = this.mlp.forwardTrain(input, raw);
-    this.#toWorld(raw, out);
+    const input = this.#inputs(xc, f, z);
+    const st = this.net.forwardTrain(input, out, 1 / this.config.frame.scale);
     return {
-      acts,
-      input,
-      raw,
+      ...st,
       release: () => {
-        acts.release();
+        st.release();
         input.destroy();
-        raw.destroy();
       },
     };
   }
 
-  #inputs(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource): { input: Tensor; raw: Tensor } {
+  #inputs(xc: Tensor, f: Tensor | null, z: Float32Array | CodeSource): Tensor {
     const n = xc.size / 3;
     if (z instanceof Float32Array && z.length !== this.config.codeDim) {
       throw new Error(`ForwardField: code has ${z.length} values, expected ${this.config.codeDim}`);
@@ -141,17 +149,9 @@ export class ForwardField {
       ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "field.code") }
       : z;
     const input = this.pool.acquire([n, this.inputDim], "f32", "field.input");
-    const raw = this.pool.acquire([n, 3], "f32", "field.raw");
     this.assemble(xc, f, code, input);
     if (z instanceof Float32Array) code.codes.destroy();
-    return { input, raw };
-  }
-
-  /** out = raw / scale (normalized to world units). */
-  #toWorld(raw: Tensor, out: Tensor): void {
-    const sq = this.pool.acquire([raw.size / 3], "f32", "field.sq");
-    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
-    sq.destroy();
+    return input;
   }
 
   /**
@@ -166,18 +166,11 @@ export class ForwardField {
     dInput?: Tensor,
     opts: { accumulate?: boolean } = {},
   ): void {
-    const n = dOut.size / 3;
-    const dRaw = this.pool.acquire([n, 3], "f32", "field.draw");
-    const sq = this.pool.acquire([n], "f32", "field.sq");
-    residual3(this.gpu, { a: dOut, b: dOut, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: dRaw, sq });
-    this.mlp.backward(st.acts, dRaw, dInput, { accumulate: opts.accumulate });
-    st.release();
-    dRaw.destroy();
-    sq.destroy();
+    this.net.backward(st, dOut, 1 / this.config.frame.scale, dInput, opts);
   }
 
   destroy(): void {
-    this.mlp.destroy();
+    this.net.destroy();
     this.pool.clear();
   }
 }
@@ -204,6 +197,12 @@ export interface CycleBatch {
   points: Tensor;
   features?: Tensor;
   code: CodeSource;
+  /**
+   * The rig's own displacement posed - canonical [N, 3] in normalized units, when known: F is then also
+   * supervised directly, adding `rigWeight` * mean |F - target|^2 to the loss.
+   */
+  rigTarget?: Tensor;
+  rigWeight?: number;
 }
 
 /**
@@ -228,13 +227,25 @@ export function recordCycleLoss(
   const gF = pool.acquire([n, 3], "f32", "cycle.gF");
   const sq = Tensor.empty(gpu, [n], "f32", "cycle.sq");
   field.assemble(b.points, b.features ?? null, b.code, inF);
-  const actsF = field.mlp.forwardTrain(inF, dx);
+  const actsF = field.net.forwardTrain(inF, dx, 1);
   prior.assemble(b.points, b.code, inB, dx);
-  const actsB = prior.mlp.forwardTrain(inB, delta);
-  residual3(gpu, { a: dx, b: delta, ca: 1, cb: 1, gs: (2 * (opts.weight ?? 1)) / n, res: g, sq });
-  prior.mlp.backward(actsB, g, dInB);
+  const actsB = prior.net.forwardTrain(inB, delta, 1);
+  const w = opts.weight ?? 1;
+  residual3(gpu, { a: dx, b: delta, ca: 1, cb: 1, gs: (2 * w) / n, res: g, sq });
+  prior.net.backward(actsB, g, 1, dInB);
   cycleGrad(gpu, g, dInB, prior.inputDim, gF);
-  field.mlp.backward(actsF, gF, undefined, { accumulate: opts.accumulate });
+  const rw = b.rigTarget ? (b.rigWeight ?? 1) : 0;
+  const gSum = rw > 0 ? pool.acquire([n, 3], "f32", "cycle.gsum") : gF;
+  if (rw > 0) {
+    // gSum = gF + 2 w rw (dx - target) / n, the direct term's gradient added to the cycle's.
+    const gRig = pool.acquire([n, 3], "f32", "cycle.grig"), sqRig = pool.acquire([n], "f32", "cycle.sqrig");
+    residual3(gpu, { a: dx, b: b.rigTarget!, ca: 1, cb: -1, gs: (2 * w * rw) / n, res: gRig, sq: sqRig });
+    residual3(gpu, { a: gF, b: gRig, ca: 1, cb: 1, gs: 1, res: gSum, sq: sqRig });
+    gRig.destroy();
+    sqRig.destroy();
+  }
+  field.net.backward(actsF, gSum, 1, undefined, { accumulate: opts.accumulate });
+  if (gSum !== gF) gSum.destroy();
   for (const t of [inF, dx, inB, delta, g, dInB, gF]) t.destroy();
   return sq;
 }
@@ -254,6 +265,13 @@ export interface DistillOptions extends PairSampling {
   evalPoints?: number;
   /** Fraction of samples concentrated on moving geometry (default 0.5, see prior_pairs.ts `motionFocusCdf`). */
   focus?: number;
+  /** Output head of F (default "codeBasis"); its canonical code is B's. */
+  output?: DeformOutput;
+  /**
+   * Weight of F's direct supervision by the rig (its displacement of the same canonical points) beside the
+   * cycle loss through B (default 1; 0: the cycle alone, as when only B is known).
+   */
+  rigWeight?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
 }
@@ -285,10 +303,12 @@ export async function distillForward(
   if (rig.deltas.length !== D) {
     throw new Error(`distillForward: rig has ${rig.deltas.length} blendshapes, prior ${D}`);
   }
+  const z0 = prior.config.canonicalCode;
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
     cdf: motionFocusCdf(rig, opts.focus),
+    canonicalCode: z0 ? Float32Array.from(z0) : undefined,
   };
   const field = new ForwardField(gpu, {
     frame: prior.config.frame,
@@ -296,7 +316,10 @@ export async function distillForward(
     featureDim: FEATURE_DIM,
     width: opts.width ?? prior.config.width,
     layers: opts.layers ?? prior.config.layers,
+    output: opts.output ?? "codeBasis",
+    canonicalCode: z0 ? [...z0] : undefined,
   });
+  const rigWeight = opts.rigWeight ?? 1, scale = prior.config.frame.scale;
   field.mlp.init(seed, { lastLayerScale: 0 });
   const lr = opts.lr ?? 2e-3;
   const adam = new Adam(gpu, [{ name: "field", params: field.mlp.params, grads: field.mlp.grads, lr }]);
@@ -304,6 +327,7 @@ export async function distillForward(
   const codes = Tensor.empty(gpu, [groups, D]);
   const index = Tensor.empty(gpu, [batch], "u32");
   const loss = Tensor.empty(gpu, [1]);
+  const target = rigWeight > 0 ? Tensor.empty(gpu, [batch, 3]) : undefined;
   const rng = new Rng(seed ^ 0xd157);
   const logEvery = opts.logEvery ?? 25;
   let last = NaN;
@@ -312,7 +336,17 @@ export async function distillForward(
     points.upload(pairs.canonical);
     codes.upload(pairs.codes);
     index.upload(pairs.index);
-    const sq = recordCycleLoss(field, prior, { points, code: { kind: "indexed", codes, index } });
+    if (target) {
+      const t = new Float32Array(3 * batch);
+      for (let i = 0; i < t.length; i++) t[i] = (pairs.posed[i] - pairs.canonical[i]) * scale;
+      target.upload(t);
+    }
+    const sq = recordCycleLoss(field, prior, {
+      points,
+      code: { kind: "indexed", codes, index },
+      rigTarget: target,
+      rigWeight,
+    });
     adam.setLr("field", exponentialDecay(step - 1, { initial: lr, final: lr / 10, steps }));
     adam.step();
     if (step % logEvery === 0 || step === steps) {
@@ -323,6 +357,7 @@ export async function distillForward(
     sq.destroy();
   }
   for (const t of [points, codes, index, loss]) t.destroy();
+  target?.destroy();
   adam.destroy();
   const residual = await measureDistillation(field, prior, rig, {
     ...sampling,

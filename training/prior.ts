@@ -21,12 +21,14 @@
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { dispatch, uniforms } from "../gpu/dispatch.ts";
-import { Mlp } from "../gpu/mlp.ts";
+import type { Mlp } from "../gpu/mlp.ts";
+import type { DeformOutput } from "./code_basis.ts";
+import { DeformNet } from "./deform_net.ts";
+import { residual3 } from "./prior_residual.ts";
 import { reduce } from "../gpu/reduce.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { assembleInputs, type CodeSource, type HeadFrame, headFrame, nphmSpec } from "./deform_inputs.ts";
+import { assembleInputs, type CodeSource, type HeadFrame, headFrame } from "./deform_inputs.ts";
 import {
   type CodeSampling,
   errorStats,
@@ -38,7 +40,6 @@ import {
 } from "./prior_pairs.ts";
 import type { RigMesh } from "./rig_sampling.ts";
 import { exponentialDecay } from "./schedule.ts";
-import residualSrc from "./prior_residual.wgsl" with { type: "text" };
 
 /** What defines a prior network besides its weights (save this next to `params`). */
 export interface PriorConfig {
@@ -49,22 +50,31 @@ export interface PriorConfig {
   identity: Float32Array;
   width: number;
   layers: number;
+  /** Output head (code_basis.ts); absent in files written before it existed: "offset". */
+  output?: DeformOutput;
+  /** Canonical code [D] of the "codeBasis" head (absent: zeros). */
+  canonicalCode?: number[];
 }
 
 /** The backward deformation field B on the GPU. */
 export class ExpressionPrior {
   readonly gpu: Gpu;
   readonly config: PriorConfig;
-  readonly mlp: Mlp;
+  readonly net: DeformNet;
   #identity: Tensor | null;
 
   constructor(gpu: Gpu, config: PriorConfig) {
     this.gpu = gpu;
     this.config = config;
-    this.mlp = new Mlp(
-      gpu,
-      nphmSpec(3 + config.codeDim + config.identity.length, config.width, config.layers),
-    );
+    this.net = new DeformNet(gpu, {
+      inputs: 3 + config.codeDim + config.identity.length,
+      width: config.width,
+      layers: config.layers,
+      codeDim: config.codeDim,
+      codeColumn: 3,
+      output: config.output ?? "offset",
+      canonicalCode: config.canonicalCode,
+    });
     this.#identity = config.identity.length
       ? Tensor.from(gpu, config.identity, undefined, "prior.identity")
       : null;
@@ -75,6 +85,11 @@ export class ExpressionPrior {
     const p = new ExpressionPrior(gpu, config);
     p.mlp.setParams(params);
     return p;
+  }
+
+  /** The network (its flat `params` are what is saved). */
+  get mlp(): Mlp {
+    return this.net.mlp;
   }
 
   /** All weights in one flat tensor (gpu/mlp.ts layout), for saving. */
@@ -112,60 +127,16 @@ export class ExpressionPrior {
       ? { kind: "broadcast", codes: Tensor.from(this.gpu, z, undefined, "prior.code") }
       : z;
     const input = Tensor.empty(this.gpu, [n, this.inputDim], "f32", "prior.input");
-    const raw = Tensor.empty(this.gpu, [n, 3], "f32", "prior.raw");
-    const sq = Tensor.empty(this.gpu, [n], "f32", "prior.sq");
     this.assemble(xPosed, code, input);
-    this.mlp.forward(input, raw);
-    residual3(this.gpu, { a: raw, b: raw, ca: 1 / this.config.frame.scale, cb: 0, gs: 1, res: out, sq });
-    for (const t of [input, raw, sq]) t.destroy();
+    this.net.forward(input, out, 1 / this.config.frame.scale);
+    input.destroy();
     if (z instanceof Float32Array) code.codes.destroy();
   }
 
   destroy(): void {
-    this.mlp.destroy();
+    this.net.destroy();
     this.#identity?.destroy();
   }
-}
-
-export interface Residual3Args {
-  a: Tensor;
-  b: Tensor;
-  ca: number;
-  cb: number;
-  /** Scale of `res`: 2 / N gives the gradient of mean |r|^2 with respect to (ca * a). */
-  gs: number;
-  res: Tensor;
-  sq: Tensor;
-}
-
-/** Records res = gs * (ca * a + cb * b) and sq[i] = |ca * a_i + cb * b_i|^2 over [N, 3] (prior_residual.wgsl). */
-export function residual3(gpu: Gpu, r: Residual3Args): void {
-  const n = r.sq.size;
-  for (const t of [r.a, r.b, r.res]) {
-    if (t.size !== 3 * n) throw new Error(`residual3: ${t.label} must have ${3 * n} elements`);
-  }
-  dispatch(gpu, gpu.pipeline(residualSrc, "main", {}, "prior_residual"), {
-    bindings: [r.a, r.b, r.res, r.sq, uniforms(gpu, [n, { f32: r.ca }, { f32: r.cb }, { f32: r.gs }])],
-    workgroups: Math.ceil(n / 256),
-  });
-}
-
-/** CPU reference of `residual3` (float64). */
-export function residual3Cpu(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  ca: number,
-  cb: number,
-  gs: number,
-): { res: Float64Array; sq: Float64Array } {
-  const n = a.length / 3;
-  const res = new Float64Array(3 * n), sq = new Float64Array(n);
-  for (let i = 0; i < 3 * n; i++) {
-    const r = ca * a[i] + cb * b[i];
-    res[i] = gs * r;
-    sq[Math.floor(i / 3)] += r * r;
-  }
-  return { res, sq };
 }
 
 export interface PriorTrainOptions extends CodeSampling {
@@ -184,6 +155,10 @@ export interface PriorTrainOptions extends CodeSampling {
   focus?: number;
   /** Held-out pairs for the fit report (default 4,096). */
   evalPoints?: number;
+  /** Output head (default "codeBasis", code_basis.ts). */
+  output?: DeformOutput;
+  /** Expression [D] of the canonical space (default: neutral, all zeros). */
+  canonicalCode?: Float32Array;
   /** Called every `logEvery` steps (default 25) and at the end with the mean squared normalized error. */
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
@@ -222,6 +197,8 @@ export async function trainPrior(
     identity: opts.identity ?? new Float32Array(0),
     width: opts.width ?? 64,
     layers: opts.layers ?? 6,
+    output: opts.output ?? "codeBasis",
+    canonicalCode: opts.canonicalCode ? Array.from(opts.canonicalCode) : undefined,
   });
   prior.mlp.init(seed, { lastLayerScale: 0 });
   const lr = opts.lr ?? 2e-3;
@@ -250,9 +227,9 @@ export async function trainPrior(
     t.codes.upload(pairs.codes);
     t.index.upload(pairs.index);
     prior.assemble(t.posed, { kind: "indexed", codes: t.codes, index: t.index }, t.input);
-    const acts = prior.mlp.forwardTrain(t.input, t.out);
+    const acts = prior.net.forwardTrain(t.input, t.out, 1);
     residual3(gpu, { a: t.out, b: t.target, ca: 1, cb: -1, gs: 2 / batch, res: t.grad, sq: t.sq });
-    prior.mlp.backward(acts, t.grad);
+    prior.net.backward(acts, t.grad, 1);
     adam.setLr("prior", exponentialDecay(step - 1, { initial: lr, final: lr / 10, steps }));
     adam.step();
     if (step % logEvery === 0 || step === steps) {

@@ -71,6 +71,8 @@ export interface PairSampling extends CodeSampling {
   fixedCodes?: Float32Array;
   /** Cumulative triangle weights to sample from (default: by area; training uses `motionFocusCdf`). */
   cdf?: Float64Array;
+  /** Expression [D] of the canonical space: canonical points are the rig posed with it (default: neutral). */
+  canonicalCode?: Float32Array;
 }
 
 /**
@@ -131,7 +133,7 @@ export function samplePairs(mesh: RigMesh, count: number, rng: Rng, o: PairSampl
     posed.set(posedPoints(mesh, sub, codes.subarray(g * D, (g + 1) * D)), 3 * a);
     index.fill(g, a, b);
   }
-  return { count, posed, canonical: posedPoints(mesh, s, null), codes, index };
+  return { count, posed, canonical: posedPoints(mesh, s, o.canonicalCode ?? null), codes, index };
 }
 
 /** Relative displacement above which a point counts as moving (0.1% of the head diagonal). */

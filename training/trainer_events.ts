@@ -8,7 +8,7 @@ import type { TrainState } from "./checkpoint.ts";
 import type { DistillResidual, ForwardFieldConfig } from "./distill.ts";
 import type { EvalImage, SplitMetrics } from "./evaluate.ts";
 import type { PriorFit } from "./prior.ts";
-import type { RigMesh } from "./rig_sampling.ts";
+import type { FieldFit, FitRig } from "./field_fit.ts";
 import type { TrainerConfig } from "./trainer_config.ts";
 
 export type TrainerPhase = "prior" | "distill" | "init" | "train" | "eval" | "done" | "stopped";
@@ -62,6 +62,9 @@ export type TrainerListener = (e: TrainerEvent) => void | Promise<void>;
 export interface FieldReport {
   priorFit: PriorFit;
   distill: DistillResidual;
+  /** B and F at the rig's moving vertices on held-out codes, per region (field_fit.ts). */
+  priorVertices?: FieldFit;
+  fieldVertices?: FieldFit;
 }
 
 /** Result of `run()`. */
@@ -79,7 +82,7 @@ export interface TrainSummary {
 export interface TrainerInputs {
   dataset: Dataset;
   /** The expression rig (neutral mesh + blendshapes) the avatar and B are initialized from. */
-  rig: RigMesh;
+  rig: FitRig;
   config?: Partial<TrainerConfig>;
   /** Continue from this state (a decoded checkpoint) instead of initializing. */
   resume?: TrainState;

@@ -9,7 +9,9 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
 import { type Avatar, avatarFromCloud, type AvatarOptions } from "./avatar.ts";
 import { initAvatarFromRig } from "./avatar_init.ts";
-import { headFrame } from "./deform_inputs.ts";
+import { canonicalCode, headFrame } from "./deform_inputs.ts";
+import { fieldOffsets, formatFieldFit, measureFieldFit } from "./field_fit.ts";
+import { posedPositions } from "../data/rig.ts";
 import { distillForward, FEATURE_DIM, ForwardField } from "./distill.ts";
 import { ExpressionPrior, trainPrior } from "./prior.ts";
 import type { FieldReport, TrainerEvent, TrainerInputs } from "./trainer_events.ts";
@@ -77,30 +79,59 @@ export async function buildModels(
     } else if (config.priorSteps > 0) {
       const trainCodes = codesOf(ds, uniqueTimesteps(ds.splits.train));
       const testTs = uniqueTimesteps(ds.splits.test);
-      await emit({ kind: "phase", phase: "prior", message: `fitting the expression prior B on the rig` });
+      const heldOut = testTs.length ? codesOf(ds, testTs) : undefined;
+      const z0 = canonicalCode(rig.blendshapeNames, ds.expressionDim, config.canonicalJaw);
+      await emit({
+        kind: "phase",
+        phase: "prior",
+        message: `fitting the expression prior B on the rig${
+          z0 ? ` (canonical expression: jawOpen ${config.canonicalJaw})` : ""
+        }`,
+      });
       const p = await trainPrior(gpu, rig, {
         steps: config.priorSteps,
         width: config.fieldWidth,
         seed: config.seed,
         expressions: trainCodes,
+        output: config.fieldOutput,
+        canonicalCode: z0 ?? undefined,
       });
+      const vertexCodes = heldOut ?? trainCodes;
+      const priorVertices = await measureFieldFit(
+        rig,
+        trainCodes,
+        vertexCodes,
+        z0,
+        "backward",
+        (x, z) => fieldOffsets(gpu, x, (t, out) => p.prior.evaluate(t, z, out)),
+      );
       await emit({
         kind: "phase",
         phase: "distill",
         message: `prior B fit: mean error ${pct(p.fit.mean)} of the head diagonal (zero field ${
           pct(p.fit.zeroMean)
-        }); distilling the forward field F`,
+        }); at the ${formatFieldFit(priorVertices)}; distilling the forward field F`,
       });
       const d = await distillForward(gpu, p.prior, rig, {
         steps: config.distillSteps,
         seed: config.seed,
         expressions: trainCodes,
-        heldOut: testTs.length ? codesOf(ds, testTs) : undefined,
+        heldOut,
+        output: config.fieldOutput,
+        rigWeight: config.fieldRigWeight,
       });
       if (config.fieldLr > 0) prior = p.prior;
       else p.prior.destroy();
       field = d.field;
-      report = { priorFit: p.fit, distill: d.residual };
+      const fieldVertices = await measureFieldFit(
+        rig,
+        trainCodes,
+        vertexCodes,
+        z0,
+        "forward",
+        (x, z) => fieldOffsets(gpu, x, (t, out) => d.field.evaluate(t, null, z, out)),
+      );
+      report = { priorFit: p.fit, distill: d.residual, priorVertices, fieldVertices };
       await emit({
         kind: "phase",
         phase: "init",
@@ -108,7 +139,7 @@ export async function buildModels(
           testTs.length ? "held-out test" : "fresh"
         } codes (p95 ${pct(d.residual.cycleP95)}), error vs. the rig ${pct(d.residual.rigMean)} (zero field ${
           pct(d.residual.zeroMean)
-        })`,
+        }); at the ${formatFieldFit(fieldVertices)}`,
       });
     } else if (config.fieldLr > 0) {
       // No distillation: F starts as the zero field (zero last layer) and is learned only photometrically.
@@ -127,9 +158,12 @@ export async function buildModels(
           `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
       });
     }
+    // The Gaussians start on the rig's surface at F's canonical expression.
+    const z0 = field?.config.canonicalCode;
+    const canonicalRig = z0 ? { ...rig, positions: posedPositions(rig, z0) } : rig;
     avatar = inputs.initCloud
       ? avatarFromCloud(gpu, inputs.initCloud, opts)
-      : (await initAvatarFromRig(gpu, rig, {
+      : (await initAvatarFromRig(gpu, canonicalRig, {
         ...opts,
         count: config.gaussians,
         sampleSeed: config.seed,

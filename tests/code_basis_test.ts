@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { Rng } from "../gpu/rng.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import {
+  codeBasisBackward,
+  codeBasisBackwardCpu,
+  codeBasisForward,
+  codeBasisForwardCpu,
+} from "../training/code_basis.ts";
+import { canonicalCode, headFrame } from "../training/deform_inputs.ts";
+import { DeformNet } from "../training/deform_net.ts";
+import { posedPositions } from "../data/rig.ts";
+import { measureFieldFit, movingVertices } from "../training/field_fit.ts";
+import { samplePairs } from "../training/prior_pairs.ts";
+import { posedPoints, sampleSurface } from "../training/rig_sampling.ts";
+import { tinyRig } from "./deform_fixture.ts";
+import { assertClose, testGpu } from "./helpers.ts";
+
+Deno.test("code basis: forward and backward kernels match the CPU reference", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(21);
+  const N = 333, D = 7, stride = 3 + 5 + D, off = 8, s = 0.37;
+  const raw = rng.floats(N * 3 * D),
+    rows = rng.floats(N * stride),
+    z0 = rng.floats(D, 0, 1),
+    g = rng.floats(3 * N);
+  const t = { raw: Tensor.from(gpu, raw), rows: Tensor.from(gpu, rows), z0: Tensor.from(gpu, z0) };
+  const tg = Tensor.from(gpu, g), out = Tensor.empty(gpu, [N, 3]), dRaw = Tensor.empty(gpu, [N, 3 * D]);
+  const args = { d: D, rows: t.rows, stride, off, z0: t.z0, s };
+  codeBasisForward(gpu, args, t.raw, out);
+  codeBasisBackward(gpu, args, tg, dRaw);
+  const cpu = { d: D, rows, stride, off, z0, s };
+  assertClose(await out.read(), codeBasisForwardCpu(cpu, raw), { atol: 1e-5, rtol: 1e-5, what: "forward" });
+  assertClose(await dRaw.read(), codeBasisBackwardCpu(cpu, g), { atol: 1e-6, rtol: 1e-5, what: "backward" });
+  // The backward is the adjoint of the forward: <g, F(raw)> = <F^T(g), raw>.
+  const f = codeBasisForwardCpu(cpu, raw), b = codeBasisBackwardCpu(cpu, g);
+  const lhs = f.reduce((a, v, i) => a + v * g[i], 0), rhs = b.reduce((a, v, i) => a + v * raw[i], 0);
+  assert.ok(Math.abs(lhs - rhs) < 1e-9 * Math.max(1, Math.abs(lhs)), `adjoint ${lhs} vs ${rhs}`);
+  assert.throws(() => codeBasisForward(gpu, { ...args, d: D + 1 }, t.raw, out), /basis must have/);
+  for (const v of [...Object.values(t), tg, out, dRaw]) v.destroy();
+});
+
+Deno.test("code basis network: zero at the canonical code, parameter gradients match finite differences", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(22);
+  const N = 24, D = 3, E = 2, inputs = 3 + E + D;
+  const z0 = [0, 0.5, 0];
+  const net = new DeformNet(gpu, {
+    inputs,
+    width: 8,
+    layers: 3,
+    codeDim: D,
+    codeColumn: 3 + E,
+    output: "codeBasis",
+    canonicalCode: z0,
+  });
+  net.mlp.init(5);
+  const rows = rng.floats(N * inputs, -0.8, 0.8);
+  const atCanonical = rows.slice();
+  for (let i = 0; i < N; i++) atCanonical.set(z0, i * inputs + 3 + E);
+  const w = rng.floats(3 * N);
+  const input = Tensor.from(gpu, rows), out = Tensor.empty(gpu, [N, 3]);
+  const canon = Tensor.from(gpu, atCanonical);
+  net.forward(canon, out, 2);
+  assert.ok((await out.read()).every((v) => v === 0), "no offset at the canonical expression");
+  const loss = async (p: Float32Array) => {
+    net.mlp.setParams(p);
+    net.forward(input, out, 2);
+    return (await out.read()).reduce((a, v, i) => a + v * w[i], 0);
+  };
+  const p0 = await net.mlp.getParams();
+  const st = net.forwardTrain(input, out, 2);
+  const tw = Tensor.from(gpu, w);
+  net.backward(st, tw, 2);
+  const grads = await net.mlp.getGrads();
+  const h = 1e-2;
+  for (const j of [0, 17, 80, p0.length - 1, p0.length - 20]) {
+    const a = p0.slice(), b = p0.slice();
+    a[j] += h;
+    b[j] -= h;
+    const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
+    assert.ok(
+      Math.abs(fd - grads[j]) < 2e-2 * Math.max(1, Math.abs(fd)),
+      `param ${j}: ${grads[j]} vs FD ${fd}`,
+    );
+  }
+  for (const v of [input, out, canon, tw]) v.destroy();
+  net.destroy();
+});
+
+Deno.test("canonical expression: jawOpen is found by name, pairs are canonical at it", () => {
+  assert.deepEqual(canonicalCode(["eyeBlink_L", "JawOpen"], 2, 0.4), new Float32Array([0, 0.4]));
+  assert.equal(canonicalCode(["eyeBlink_L"], 1, 0.4), null);
+  assert.equal(canonicalCode(["jawOpen"], 1, 0), null);
+  const rig = tinyRig();
+  const z0 = new Float32Array([0.5, 0, 0]);
+  const a = samplePairs(rig, 100, new Rng(3), { perCode: 10, canonicalCode: z0 });
+  const b = samplePairs(rig, 100, new Rng(3), { perCode: 10 });
+  assert.deepEqual(a.posed, b.posed, "posed points do not depend on the canonical expression");
+  // Canonical = neutral + 0.5 jaw delta at each sample (the jaw moves the lower half of the sphere).
+  let moved = 0;
+  for (let i = 0; i < 100; i++) {
+    const d = Math.hypot(...[0, 1, 2].map((c) => a.canonical[3 * i + c] - b.canonical[3 * i + c]));
+    if (d > 1e-4) moved++;
+  }
+  assert.ok(moved > 10 && moved < 90, `${moved} of 100 canonical samples moved by the open jaw`);
+  // Reproduce the draws: canonical points are the samples posed at z0.
+  const s = sampleSurface(rig, 100, new Rng(3), 0.01 * headFrame(rig).diagonal);
+  for (let i = 0; i < 100; i += 2) s.offsets[i] = 0;
+  assertClose(a.canonical, posedPoints(rig, s, z0), { atol: 1e-7, what: "canonical at z0" });
+});
+
+Deno.test("field fit: exact field has zero error, the zero field a ratio of one, regions partition", async () => {
+  const rig = tinyRig();
+  const D = 3;
+  const train = new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const held = new Float32Array([0.7, 0.2, 0.1, 0.1, 0.9, 0.5]);
+  const { index } = movingVertices(rig, train);
+  assert.ok(index.length > 10 && index.length < rig.positions.length / 3, `${index.length} moving vertices`);
+  const z0 = new Float32Array([0.5, 0, 0]);
+  const C = posedPositions(rig, z0);
+  // The exact forward field: F(c_v, z) = p_v(z) - c_v, looked up per vertex from the canonical position.
+  const exact = (pts: Float32Array, z: Float32Array) => {
+    const P = posedPositions(rig, z);
+    return Promise.resolve(pts.map((x, j) => P[3 * index[Math.floor(j / 3)] + (j % 3)] - x));
+  };
+  const f = await measureFieldFit(rig, train, held, z0, "forward", exact);
+  assert.ok(f.all.errorMm < 1e-4, `exact field error ${f.all.errorMm} mm`);
+  assert.equal(f.codes, held.length / D);
+  assert.equal(f.mouth.vertices + f.eyes.vertices + f.rest.vertices, f.all.vertices);
+  const zero = await measureFieldFit(
+    rig,
+    train,
+    held,
+    z0,
+    "backward",
+    (p) => Promise.resolve(new Float32Array(p.length)),
+  );
+  assert.ok(Math.abs(zero.all.ratio - 1) < 1e-9, `zero field ratio ${zero.all.ratio}`);
+  assert.ok(zero.all.zeroMm > 1, `mean motion ${zero.all.zeroMm} mm`);
+  assert.ok(C.some((v, i) => v !== rig.positions[i]));
+});

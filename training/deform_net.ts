@@ -1,0 +1,128 @@
+/**
+ * A deformation network (the expression prior B, the forward field F): an NPHM-layout MLP (deform_inputs.ts
+ * `nphmSpec`) over assembled input rows, followed by its output head (code_basis.ts): the 3 offsets directly
+ * ("offset"), or a per-coefficient basis combined with the row's code relative to the canonical code
+ * ("codeBasis"). Offsets come out in normalized units times a caller's scale `s` (1 / frame.scale gives world
+ * units).
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { Mlp, type MlpActivations } from "../gpu/mlp.ts";
+import { Tensor, TensorPool } from "../gpu/tensor.ts";
+import { codeBasisBackward, codeBasisForward, type DeformOutput } from "./code_basis.ts";
+import { nphmSpec } from "./deform_inputs.ts";
+import { residual3 } from "./prior_residual.ts";
+
+export interface DeformNetSpec {
+  /** Columns of an input row. */
+  inputs: number;
+  width: number;
+  layers: number;
+  /** Expression code dimension D and the column of an input row where the code starts. */
+  codeDim: number;
+  codeColumn: number;
+  output: DeformOutput;
+  /** Canonical code [D] of the "codeBasis" head (default zeros). */
+  canonicalCode?: readonly number[];
+}
+
+/** What a training forward keeps for `backward`. */
+export interface DeformNetState {
+  acts: MlpActivations;
+  input: Tensor;
+  raw: Tensor;
+  release(): void;
+}
+
+export class DeformNet {
+  readonly gpu: Gpu;
+  readonly spec: DeformNetSpec;
+  readonly mlp: Mlp;
+  readonly pool: TensorPool;
+  #z0: Tensor | null;
+
+  constructor(gpu: Gpu, spec: DeformNetSpec) {
+    this.gpu = gpu;
+    this.spec = spec;
+    const basis = spec.output === "codeBasis";
+    const z0 = spec.canonicalCode ?? new Array(spec.codeDim).fill(0);
+    if (basis && (z0.length !== spec.codeDim || spec.codeColumn + spec.codeDim > spec.inputs)) {
+      throw new Error(`DeformNet: canonical code has ${z0.length} values, code dimension ${spec.codeDim}`);
+    }
+    const spec0 = nphmSpec(spec.inputs, spec.width, spec.layers);
+    this.mlp = new Mlp(gpu, { ...spec0, outputs: basis ? 3 * spec.codeDim : 3 });
+    this.pool = new TensorPool(gpu);
+    this.#z0 = basis ? Tensor.from(gpu, Float32Array.from(z0), undefined, "deform.z0") : null;
+  }
+
+  /** Records out [N, 3] = s * offsets of the input rows [N, inputs]. */
+  forward(input: Tensor, out: Tensor, s: number): void {
+    const raw = this.#raw(out.size / 3);
+    this.mlp.forward(input, raw);
+    this.#head(input, raw, out, s);
+    raw.destroy();
+  }
+
+  /** `forward` keeping the activations (the input rows must stay unchanged until `backward`). */
+  forwardTrain(input: Tensor, out: Tensor, s: number): DeformNetState {
+    const raw = this.#raw(out.size / 3);
+    const acts = this.mlp.forwardTrain(input, raw);
+    this.#head(input, raw, out, s);
+    return {
+      acts,
+      input,
+      raw,
+      release: () => {
+        acts.release();
+        raw.destroy();
+      },
+    };
+  }
+
+  /**
+   * Records the backward pass from dOut [N, 3] (gradient with respect to the scaled offsets): parameter
+   * gradients into `mlp.grads` (added with `accumulate`) and, when given, the gradient with respect to the input
+   * rows (the code columns receive the MLP's part only: the head treats codes as constants). Releases `st`.
+   */
+  backward(
+    st: DeformNetState,
+    dOut: Tensor,
+    s: number,
+    dInput?: Tensor,
+    opts: { accumulate?: boolean } = {},
+  ): void {
+    const n = dOut.size / 3;
+    const dRaw = this.#raw(n);
+    if (this.#z0) codeBasisBackward(this.gpu, this.#args(st.input, s), dOut, dRaw);
+    else this.#scale(dOut, dRaw, s);
+    this.mlp.backward(st.acts, dRaw, dInput, { accumulate: opts.accumulate });
+    st.release();
+    dRaw.destroy();
+  }
+
+  destroy(): void {
+    this.mlp.destroy();
+    this.#z0?.destroy();
+    this.pool.clear();
+  }
+
+  #raw(n: number): Tensor {
+    return this.pool.acquire([n, this.mlp.spec.outputs], "f32", "deform.raw");
+  }
+
+  #args(input: Tensor, s: number) {
+    const sp = this.spec;
+    return { d: sp.codeDim, rows: input, stride: sp.inputs, off: sp.codeColumn, z0: this.#z0!, s };
+  }
+
+  #head(input: Tensor, raw: Tensor, out: Tensor, s: number): void {
+    if (this.#z0) codeBasisForward(this.gpu, this.#args(input, s), raw, out);
+    else this.#scale(raw, out, s);
+  }
+
+  /** out = s * a over [N, 3]. */
+  #scale(a: Tensor, out: Tensor, s: number): void {
+    const sq = this.pool.acquire([a.size / 3], "f32", "deform.sq");
+    residual3(this.gpu, { a, b: a, ca: s, cb: 0, gs: 1, res: out, sq });
+    sq.destroy();
+  }
+}
