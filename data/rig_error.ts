@@ -10,8 +10,14 @@
  *
  * each beside the zero field for scale (the distance between the neutral and the posed rendered head on the
  * same samples: what a rig that does not move at all would get).
+ *
+ * With `surfacePoints` also `surface`: the distance from those rendered vertices (posed, true code) to the
+ * rig's posed surface (closest point on its triangles), which also counts what decimation cut away, over the
+ * same three sample sets (`mouth` = `surfaceMouth`); its zero field is the distance to the rig's neutral
+ * surface.
  */
 import { posedPositions, type Rig } from "./rig.ts";
+import { SurfaceDistance } from "./surface_distance.ts";
 
 export interface DistanceStats {
   mean_mm: number;
@@ -34,6 +40,7 @@ export interface RigErrorReport {
   moving: RegionError;
   mouth: RegionError;
   all: RegionError;
+  surface?: { moving: RegionError; mouth: RegionError; all: RegionError };
 }
 
 export interface RigErrorInputs {
@@ -46,6 +53,9 @@ export interface RigErrorInputs {
   vertexMap: Uint32Array;
   codes: Float32Array;
   timesteps: [number, number];
+  /** Rendered vertices (indices into the rendered head) measured against the rig's surface, and the mouth's. */
+  surfacePoints?: Uint32Array;
+  surfaceMouth?: Uint32Array;
 }
 
 const MOVING_MM = 1;
@@ -58,6 +68,11 @@ export function rigError(inp: RigErrorInputs): RigErrorReport {
   for (const m of inp.rig.mouthVertices) isMouth[m] = 1;
   const acc = { moving: new Acc(), mouth: new Acc(), all: new Acc() };
   const posed = new Float32Array(n * 3);
+  const surf = { moving: new Acc(), mouth: new Acc(), all: new Acc() };
+  const points = inp.surfacePoints ?? new Uint32Array();
+  const surfMouth = new Uint8Array(inp.truthNeutral.length / 3);
+  for (const v of inp.surfaceMouth ?? []) surfMouth[v] = 1;
+  const neutral = points.length ? new SurfaceDistance(inp.rig.positions, inp.rig.indices) : null;
   for (let t = inp.timesteps[0]; t < inp.timesteps[1]; t++) {
     const truth = inp.truthAt(t);
     posedPositions(inp.rig, inp.codes.subarray(t * K, (t + 1) * K), posed);
@@ -68,13 +83,26 @@ export function rigError(inp: RigErrorInputs): RigErrorReport {
       if (z > MOVING_MM) acc.moving.add(d, z);
       if (isMouth[i]) acc.mouth.add(d, z);
     }
+    if (!neutral) continue;
+    const surface = new SurfaceDistance(posed, inp.rig.indices);
+    for (const v of points) {
+      const [x, y, z] = [truth[v * 3], truth[v * 3 + 1], truth[v * 3 + 2]];
+      const d = 1000 * surface.distance(x, y, z), zero = 1000 * neutral.distance(x, y, z);
+      surf.all.add(d, zero);
+      if (1000 * dist(inp.truthNeutral, v, truth, v) > MOVING_MM) surf.moving.add(d, zero);
+      if (surfMouth[v]) surf.mouth.add(d, zero);
+    }
   }
+  const report = (a: typeof acc) => ({
+    moving: a.moving.report(diag),
+    mouth: a.mouth.report(diag),
+    all: a.all.report(diag),
+  });
   return {
     timesteps: [...inp.timesteps],
     head_diagonal_mm: round(diag),
-    moving: acc.moving.report(diag),
-    mouth: acc.mouth.report(diag),
-    all: acc.all.report(diag),
+    ...report(acc),
+    ...(neutral ? { surface: report(surf) } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { buildSyntheticHeadModel } from "./synthetic_head.ts";
 import {
   TRACKED_DEFAULT_SMOOTHING,
   TRACKED_DEFAULT_VERTICES,
+  TRACKED_PARTS,
   trackedRig,
   type TrackedRigOptions,
 } from "./tracked_rig.ts";
@@ -119,6 +120,13 @@ export async function prepareSynthRig(seed: number, opts: SynthRigOptions = {}):
           vertexMap: tracked?.vertexMap ?? identity,
           codes: givenCodes,
           timesteps,
+          surfacePoints: Uint32Array.from(
+            TRACKED_PARTS.flatMap((p) => {
+              const [a, b] = model.parts[p];
+              return Array.from({ length: b - a }, (_, i) => a + i);
+            }),
+          ),
+          surfaceMouth: model.lipVertices,
         });
       }
       return info;
