@@ -8,8 +8,10 @@ import { type Command, numberOption, type ParsedArgs, stringOption, UsageError }
 export const synthCommand: Command = {
   name: "synth",
   summary: "write the built-in synthetic head dataset (multi-view renders, expressions, rig.glb)",
-  usage: "[--out DIR] [--rig tracked|exact] [--cameras N] [--timesteps N] [--test-timesteps N] [--size PX] " +
-    "[--seed N] [--force]",
+  usage:
+    "[--out DIR] [--rig tracked|exact] [--render parametric|blend] [--rig-vertices N] [--rig-smoothing N] " +
+    "[--code-noise SIGMA] [--cameras N] [--timesteps N] [--test-timesteps N] [--size PX] [--seed N] [--force] " +
+    "[--contact-sheet FILE]",
   options: {
     out: {
       type: "string",
@@ -31,8 +33,9 @@ export const synthCommand: Command = {
     rig: {
       type: "string",
       value: "KIND",
-      description: "rig and codes handed to the trainer: tracked (an approximation with noisy codes, as a " +
-        "face tracker gives) or exact (the rendered rig and true codes)",
+      description: "rig and codes handed to the trainer: tracked (outer surface only, decimated, smoothed " +
+        "deltas, noisy codes, as a face tracker gives) or exact (the rendered rig and true codes); dataset.json " +
+        "records how far the rig is from the rendered geometry",
       default: "tracked",
     },
     render: {
@@ -56,7 +59,8 @@ export const synthCommand: Command = {
     "code-noise": {
       type: "string",
       value: "SIGMA",
-      description: "tracked rig: tracking noise per code coefficient (0: none)",
+      description: "tracked rig: tracking noise per code coefficient (standard deviation, correlated over " +
+        "time; the true codes go to expressions_true.npy; 0: none)",
       default: "0.04",
     },
     "contact-sheet": { type: "string", value: "FILE", description: "also write a 4x4 contact sheet PNG" },
@@ -111,8 +115,15 @@ export const synthCommand: Command = {
       console.log(
         `synth: rig vs rendered geometry over timesteps ${e.timesteps[0]}..${e.timesteps[1] - 1} ` +
           `(head diagonal ${e.head_diagonal_mm.toFixed(0)} mm): ${region("moving", e.moving)}; ` +
-          `${region("mouth", e.mouth)}`,
+          `${region("mouth", e.mouth)}; ${region("all", e.all)}`,
       );
+      if (e.surface) {
+        console.log(
+          `synth: rendered outer surface to the rig's surface (closest point): ` +
+            `${region("moving", e.surface.moving)}; ${region("mouth", e.surface.mouth)}; ` +
+            `${region("all", e.surface.all)}`,
+        );
+      }
     }
     if (opts.contactSheet) console.log(`synth: contact sheet ${opts.contactSheet}`);
     gpu.destroy();
