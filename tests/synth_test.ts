@@ -118,6 +118,10 @@ Deno.test("synth: small dataset has the documented layout and is byte-identical 
       e.moving.rig.mean_mm < 0.5 * e.moving.zero_field.mean_mm,
       "but much closer than the zero field",
     );
+    // Surface distance: the rendered outer surface is near the rig's posed surface, nearer than to its neutral.
+    const s = e.surface!;
+    assert.ok(s.all.samples > info.rig_vertices * 2 && s.mouth.samples > 0 && s.moving.samples > 0);
+    assert.ok(s.moving.rig.mean_mm > 0 && s.moving.rig.mean_mm < s.moving.zero_field.mean_mm);
 
     await assert.rejects(() => writeSyntheticDataset(gpu, { ...opts, out: dir }), DataError);
     await writeSyntheticDataset(gpu, { ...opts, seed: 10, out: dir, force: true });
@@ -150,6 +154,7 @@ Deno.test("synth: --rig exact hands over the rendered rig and the true codes, re
     assert.equal(info.tracked, undefined);
     assert.equal(info.tracking_noise, undefined);
     assert.ok(info.rig_error!.all.rig.p95_mm < 1e-3, "the exact rig is the rendered geometry");
+    assert.ok(info.rig_error!.surface!.all.rig.p95_mm < 1e-3, "and the rendered surface lies on it");
     await assert.rejects(() => Deno.stat(`${dir}/expressions_true.npy`), Deno.errors.NotFound);
     const full = buildSyntheticHead({ seed });
     const rig = await readRigGlb(await Deno.readFile(`${dir}/rig.glb`), "rig.glb");
