@@ -18,7 +18,6 @@ import { DataError } from "../data/errors.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
 import { decodeImage, encodePng } from "../data/image_io.ts";
 import type { Rig } from "../data/rig.ts";
-import { writeSyntheticDataset } from "../data/synth.ts";
 import {
   ABLATION_VARIANTS,
   type AblationVariant,
@@ -41,7 +40,7 @@ import {
   mergeRows,
 } from "./ablate_report.ts";
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
-import { DEFAULT_DATA } from "./train.ts";
+import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
 
 /** Measured time of the default budget (see the help text). */
 /**
@@ -79,14 +78,13 @@ function selected(args: ParsedArgs): AblationVariant[] {
   return ABLATION_VARIANTS.filter((v) => names.includes(v.name));
 }
 
-async function loadInputs(gpu: Gpu, dir: string, downscale: number): Promise<{ ds: Dataset; rig: Rig }> {
-  if (dir === DEFAULT_DATA && !(await exists(DEFAULT_DATA))) {
-    console.log(`ablate: ${DEFAULT_DATA} is absent; synthesizing the default dataset (once)`);
-    await writeSyntheticDataset(gpu, {
-      out: DEFAULT_DATA,
-      onProgress: (done, total) => console.log(`synth: ${done}/${total} timesteps`),
-    });
-  }
+async function loadInputs(
+  gpu: Gpu,
+  dir: string,
+  downscale: number,
+  builtIn: boolean,
+): Promise<{ ds: Dataset; rig: Rig }> {
+  if (builtIn) await ensureDefaultData(gpu, "ablate", dir);
   const ds = await loadDataset(dir, { downscale });
   const rigPath = `${dir}/rig.glb`;
   if (!(await exists(rigPath))) {
@@ -291,7 +289,7 @@ export const ablateCommand: Command = {
     }
     const gpu = await acquireGpu();
     try {
-      const { ds, rig } = await loadInputs(gpu, data, downscale);
+      const { ds, rig } = await loadInputs(gpu, data, downscale, !stringOption(args, "data"));
       const region = mouthRegion(rig);
       const open = openMouthFrame(ds, rig, region);
       console.log(

@@ -2,7 +2,7 @@
  * `train`: trains an avatar end to end (training/trainer.ts) and writes a run folder (data/run_folder.ts).
  *
  * With no `--data` it uses the built-in synthetic head at `datasets/synthetic-head`, synthesizing it first when
- * absent. The default step count (`DEFAULT_ITERS`) is sized so the default run (256x256 images, 10,000
+ * absent or written by an older version (cli/default_data.ts). The default step count (`DEFAULT_ITERS`) is sized so the default run (256x256 images, 10,000
  * Gaussians) finishes in about 15 minutes on the 2-core software adapter (lavapipe), prior and distillation
  * included. `--resume RUN` continues a run from its newest checkpoint with the settings in its config.json.
  * Ctrl-C stops after the current step and writes a checkpoint, so the run can be resumed.
@@ -16,7 +16,6 @@ import { readPly, writePly } from "../data/ply.ts";
 import { initialCloud } from "../data/init_cloud.ts";
 import { encodeRunAvatar } from "../data/avatar_file.ts";
 import { RunFolder, type RunMetrics } from "../data/run_folder.ts";
-import { writeSyntheticDataset } from "../data/synth.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../training/checkpoint.ts";
 import { sideBySide } from "../training/evaluate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
@@ -29,8 +28,9 @@ import {
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 import { PortInUseError, startDashboard } from "../dashboard/start.ts";
 
-/** Default dataset folder (synthesized when absent). */
-export const DEFAULT_DATA = "datasets/synthetic-head";
+import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
+
+export { DEFAULT_DATA };
 /**
  * Default steps: about 15 minutes on lavapipe with 2 cores at the default settings. Measured 05:04 UTC on the
  * shared 2-core machine (load about 3): 1m50s loading + B/F fitting, then 0.9 steps/s at 256x256 and 10,000
@@ -335,16 +335,15 @@ export const trainCommand: Command = {
       run = await RunFolder.create(stringOption(args, "out") ?? "runs");
     }
     const gpu = await acquireGpu();
-    if (!stringOption(args, "data") && cfg.data === DEFAULT_DATA && !(await exists(DEFAULT_DATA))) {
-      console.log(`train: ${DEFAULT_DATA} is absent; synthesizing the default dataset (once)`);
-      const t0 = performance.now();
-      await writeSyntheticDataset(gpu, {
-        out: DEFAULT_DATA,
-        onProgress: (done, total) =>
-          console.log(
-            `synth: ${done}/${total} timesteps (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
-          ),
-      });
+    if (!stringOption(args, "data") && cfg.data === DEFAULT_DATA) {
+      if (!resumeDir) await ensureDefaultData(gpu, "train");
+      else if (!(await exists(DEFAULT_DATA))) {
+        throw new DataError(
+          DEFAULT_DATA,
+          "is missing: the resumed run trained on it",
+          "Run `deno task synth` to write it again (a fresh one may differ), or pass --data DIR",
+        );
+      }
     }
     const dataset = await loadData(cfg.data, cfg.downscale);
     const rigPath = `${cfg.data}/rig.glb`;

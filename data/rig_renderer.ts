@@ -177,7 +177,20 @@ export class RigRenderer {
 
   /** Poses the rig with blendshape weights (CPU blend + normals, uploaded to the vertex buffers). */
   setWeights(weights: ArrayLike<number>): void {
-    posedPositions(this.rig, weights, this.#posed);
+    this.setPositions(posedPositions(this.rig, weights, this.#posed));
+  }
+
+  /**
+   * Poses the rig with given vertex positions [V, 3] (e.g. a head's exact geometry rather than the blend of its
+   * deltas): normals are recomputed and both are uploaded.
+   */
+  setPositions(positions: Float32Array): void {
+    if (positions.length !== this.#posed.length) {
+      throw new Error(
+        `setPositions: ${positions.length / 3} vertices for a rig of ${this.#posed.length / 3}`,
+      );
+    }
+    if (positions !== this.#posed) this.#posed.set(positions);
     vertexNormals(this.#posed, this.rig.indices, this.#normals);
     this.gpu.device.queue.writeBuffer(this.#buffers[0], 0, this.#posed as Float32Array<ArrayBuffer>);
     this.gpu.device.queue.writeBuffer(this.#buffers[1], 0, this.#normals as Float32Array<ArrayBuffer>);

@@ -7,6 +7,7 @@
  *   images/{cam:02d}/{t:05d}.png     RGBA (straight alpha; alpha = anti-aliased foreground coverage)
  *   fg_masks/{cam:02d}/{t:05d}.png   8-bit greyscale foreground mask (same as the alpha channel)
  *   expressions.npy         float32 [T + T_test, K] blendshape weights per timestep (the expression codes)
+ *   expressions_true.npy    the codes the images were rendered with, when expressions.npy has tracking noise
  *   rig.glb                 the rig with K morph targets (names = blendshape names)
  *   dataset.json            description (written last; see `SyntheticDatasetInfo`)
  *
@@ -14,6 +15,10 @@
  * `file_path`, `fg_mask_path`, `transform_matrix` (OpenGL camera-to-world, 4x4), `timestep_index`,
  * `camera_index`. Everything is written into `<out>.partial/` and renamed to `<out>` only when complete, so an
  * interrupted run never leaves a folder that looks finished. Deterministic for a seed (same bytes).
+ *
+ * What is rendered and what the trainer gets (`rig`: a tracked-style approximation by default, or the exact
+ * rig) is set up by `prepareSynthRig` (data/synth_rig.ts); dataset.json records the kind and how far the given
+ * rig is from the rendered geometry.
  */
 import { encode as encodePngRaw } from "fast-png";
 import type { Gpu } from "../gpu/device.ts";
@@ -22,10 +27,13 @@ import { writeRigGlb } from "./gltf_rig.ts";
 import { encodePng } from "./image_io.ts";
 import { writeNpy } from "./npy.ts";
 import { type PinholeCamera, RigRenderer } from "./rig_renderer.ts";
-import { buildSyntheticHead } from "./synthetic_head.ts";
+import { prepareSynthRig, type SynthRigInfo, type SynthRigOptions } from "./synth_rig.ts";
 import { capCameras, expressionSequence } from "./synthetic_head_capture.ts";
 
-export interface SynthOptions {
+/** Version of the dataset layout written here (2: tracked-style rig and codes by default). */
+export const SYNTH_VERSION = 2;
+
+export interface SynthOptions extends SynthRigOptions {
   out: string;
   cameras?: number;
   timesteps?: number;
@@ -40,13 +48,13 @@ export interface SynthOptions {
 }
 
 /** Contents of `dataset.json`. */
-export interface SyntheticDatasetInfo {
+export interface SyntheticDatasetInfo extends SynthRigInfo {
   format: "npga-synthetic-head";
-  version: 1;
+  version: typeof SYNTH_VERSION;
   seed: number;
   /** Blendshape names: column k of expressions.npy is the weight of blendshape k (= morph target k of rig.glb). */
   blendshape_names: string[];
-  /** Vertex indices of rig.glb's mesh in the mouth region (lips, teeth, tongue, cavity) for mouth metrics. */
+  /** Vertex indices of rig.glb's mesh in the mouth region (lips; teeth, tongue, cavity when it has them). */
   mouth_vertex_indices: number[];
   rig: "rig.glb";
   expressions: "expressions.npy";
@@ -81,13 +89,15 @@ export async function writeSyntheticDataset(gpu: Gpu, opts: SynthOptions): Promi
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
 
-  const rig = buildSyntheticHead({ seed });
+  const setup = await prepareSynthRig(seed, opts);
+  const rig = setup.full;
   const K = rig.blendshapeNames.length;
   const train = expressionSequence(T, rig.blendshapeNames, seed * 7919 + 1);
   const test = expressionSequence(Tt, rig.blendshapeNames, seed * 7919 + 2, 4);
   const expressions = new Float32Array((T + Tt) * K);
   expressions.set(train);
   expressions.set(test, T * K);
+  const given = setup.trackCodes(expressions, [T]);
   const { cameras, valIndex } = capCameras(nCam, size, seed);
 
   const renderer = new RigRenderer(gpu, rig, { width: size, height: size });
@@ -98,7 +108,7 @@ export async function writeSyntheticDataset(gpu: Gpu, opts: SynthOptions): Promi
   for (let c = 0; c < nCam; c++) await Deno.mkdir(`${tmp}/fg_masks/${pad(c, 2)}`, { recursive: true });
   const total = T + Tt;
   for (let t = 0; t < total; t++) {
-    renderer.setWeights(expressions.subarray(t * K, (t + 1) * K));
+    renderer.setPositions(setup.pose(expressions.subarray(t * K, (t + 1) * K)));
     const images = await renderer.renderMany(cameras);
     for (let c = 0; c < nCam; c++) {
       const name = `${pad(c, 2)}/${pad(t, 5)}.png`;
@@ -130,14 +140,18 @@ export async function writeSyntheticDataset(gpu: Gpu, opts: SynthOptions): Promi
     const json = JSON.stringify({ ...header, frames: frames[split] }, null, 1);
     await Deno.writeTextFile(`${tmp}/transforms_${split}.json`, json + "\n");
   }
-  await Deno.writeFile(`${tmp}/expressions.npy`, writeNpy(expressions, [T + Tt, K]));
-  await Deno.writeFile(`${tmp}/rig.glb`, await writeRigGlb(rig, { name: "synthetic_head" }));
+  await Deno.writeFile(`${tmp}/expressions.npy`, writeNpy(given, [T + Tt, K]));
+  if (given !== expressions) {
+    await Deno.writeFile(`${tmp}/expressions_true.npy`, writeNpy(expressions, [T + Tt, K]));
+  }
+  const trainerRig = setup.trainerRig;
+  await Deno.writeFile(`${tmp}/rig.glb`, await writeRigGlb(trainerRig, { name: "synthetic_head" }));
   const info: SyntheticDatasetInfo = {
     format: "npga-synthetic-head",
-    version: 1,
+    version: SYNTH_VERSION,
     seed,
-    blendshape_names: [...rig.blendshapeNames],
-    mouth_vertex_indices: Array.from(rig.mouthVertices),
+    blendshape_names: [...trainerRig.blendshapeNames],
+    mouth_vertex_indices: Array.from(trainerRig.mouthVertices),
     rig: "rig.glb",
     expressions: "expressions.npy",
     num_cameras: nCam,
@@ -146,6 +160,7 @@ export async function writeSyntheticDataset(gpu: Gpu, opts: SynthOptions): Promi
     test_timesteps: [T, T + Tt],
     width: size,
     height: size,
+    ...setup.describe(expressions, given, Tt > 0 ? [T, T + Tt] : [0, T]),
   };
   await Deno.writeTextFile(`${tmp}/dataset.json`, JSON.stringify(info, null, 1) + "\n");
   if (await exists(out)) await Deno.remove(out, { recursive: true });

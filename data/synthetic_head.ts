@@ -59,6 +59,26 @@ export interface SyntheticHeadOptions {
   seed?: number;
 }
 
+/** The separately built parts of the synthetic head, in vertex order. */
+export type SyntheticPart = "skin" | "eyes" | "ears" | "teeth" | "tongue" | "cavity";
+
+/** The synthetic head with what the rig alone does not say: its parts and its exact parametric geometry. */
+export interface SyntheticHeadModel {
+  rig: Rig;
+  /** Vertex range [start, end) of each part in the rig's vertex order (skin first, then the parts). */
+  parts: Record<SyntheticPart, [number, number]>;
+  /** Skin vertices on the lip slit's border (both copies of the slit; the mouth corners included). */
+  slitVertices: Uint32Array;
+  /** Skin vertices of the lip region (the skin part of `rig.mouthVertices`). */
+  lipVertices: Uint32Array;
+  /**
+   * Exact posed positions [V, 3] for blendshape weights (in `SYNTHETIC_BLENDSHAPES` order): the parametric
+   * geometry itself, of which the rig's blend `positions + sum_k w_k deltas_k` is the linearization (they differ
+   * where shapes combine: the eyelids, and the jaw's rotation composed with the other offsets).
+   */
+  geometry(weights: ArrayLike<number>): Float32Array;
+}
+
 interface SkinVertex {
   base: number[];
   slit: number;
@@ -67,6 +87,11 @@ interface SkinVertex {
 
 /** Builds the synthetic head rig. Deterministic for the options. */
 export function buildSyntheticHead(opts: SyntheticHeadOptions = {}): Rig {
+  return buildSyntheticHeadModel(opts).rig;
+}
+
+/** Builds the synthetic head rig with its parts and exact geometry. Deterministic for the options. */
+export function buildSyntheticHeadModel(opts: SyntheticHeadOptions = {}): SyntheticHeadModel {
   const rows = opts.rows ?? 124, cols = opts.cols ?? 128, seed = opts.seed ?? 1;
   const skin: SkinVertex[] = [];
   const indices: number[] = [];
@@ -115,15 +140,23 @@ export function buildSyntheticHead(opts: SyntheticHeadOptions = {}): Rig {
   const lipZ = skinPosition(basePoint(rings[mouthRow], 0), 0, false, {})[2];
   const parts = new MeshBuilder();
   const skinRgb = (p: readonly number[]) => skinColor(p, skinMasks(p), seed);
-  for (const s of [1, -1]) addEye(parts, s, seed);
-  for (const s of [1, -1]) addEar(parts, s, skinRgb);
-  addTeeth(parts, true, lipZ, seed);
-  addTeeth(parts, false, lipZ, seed);
-  const mouthPartsStart = parts.count - 2 * 49 * 8;
-  addTongue(parts, lipZ, seed);
-  addCavity(parts, lipZ);
+  const S = skin.length;
+  const range = (build: () => void): [number, number] => {
+    const start = S + parts.count;
+    build();
+    return [start, S + parts.count];
+  };
+  const ranges: Record<SyntheticPart, [number, number]> = {
+    skin: [0, S],
+    eyes: range(() => [1, -1].forEach((s) => addEye(parts, s, seed))),
+    ears: range(() => [1, -1].forEach((s) => addEar(parts, s, skinRgb))),
+    teeth: range(() => [true, false].forEach((upper) => addTeeth(parts, upper, lipZ, seed))),
+    tongue: range(() => addTongue(parts, lipZ, seed)),
+    cavity: range(() => addCavity(parts, lipZ)),
+  };
+  const mouthPartsStart = ranges.teeth[0] - S;
 
-  const S = skin.length, V = S + parts.count;
+  const V = S + parts.count;
   const geometry = (e: Expression): Float32Array => {
     const out = new Float32Array(V * 3);
     skin.forEach((v, i) => out.set(skinPosition(v.base, v.slit, v.lower, e), i * 3));
@@ -151,14 +184,33 @@ export function buildSyntheticHead(opts: SyntheticHeadOptions = {}): Rig {
     const [x, y, z] = v.base;
     if (z > 0 && Math.abs(x) < 0.032 && Math.abs(y - MOUTH_Y) < 0.018) mouth.push(i);
   });
+  const lipVertices = Uint32Array.from(mouth);
   for (let i = mouthPartsStart; i < parts.count; i++) mouth.push(S + i);
-  return {
+  const rig: Rig = {
     positions,
     indices: Uint32Array.from([...indices, ...parts.indices.map((i) => i + S)]),
     colors,
     blendshapeNames: [...SYNTHETIC_BLENDSHAPES],
     deltas,
     mouthVertices: Uint32Array.from(mouth),
+  };
+  const slit = [
+    ...lowerIds.values(),
+    ...ids[mouthRow].filter((_, c) =>
+      inSlit[c] || inSlit[(c + 1) % cols] ||
+      inSlit[(c + cols - 1) % cols]
+    ),
+  ];
+  return {
+    rig,
+    parts: ranges,
+    slitVertices: Uint32Array.from(slit.sort((a, b) => a - b)),
+    lipVertices,
+    geometry: (weights) => {
+      const e: Record<string, number> = {};
+      SYNTHETIC_BLENDSHAPES.forEach((name, k) => (e[name] = weights[k] ?? 0));
+      return geometry(e);
+    },
   };
 }
 

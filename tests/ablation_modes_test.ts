@@ -33,7 +33,15 @@ Deno.test("ablation modes: mesh-rigged baseline and photometric-only F train; co
   const gpu = await testGpu();
   const dir = await Deno.makeTempDir({ prefix: "npga-ablation-test-" });
   const out = `${dir}/head`;
-  await writeSyntheticDataset(gpu, { out, cameras: 4, timesteps: 8, testTimesteps: 3, size: 64, seed: 5 });
+  await writeSyntheticDataset(gpu, {
+    out,
+    cameras: 4,
+    timesteps: 8,
+    testTimesteps: 3,
+    size: 64,
+    seed: 5,
+    rig: "exact",
+  });
   const dataset = await loadDataset(out);
   const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
   await Deno.remove(dir, { recursive: true });

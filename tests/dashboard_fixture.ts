@@ -19,7 +19,15 @@ export function tinyHead(): Promise<{ dataset: Dataset; rig: Rig }> {
     const gpu = await testGpu();
     const dir = await Deno.makeTempDir({ prefix: "npga-dashboard-test-" });
     const out = `${dir}/head`;
-    await writeSyntheticDataset(gpu, { out, cameras: 4, timesteps: 6, testTimesteps: 2, size: 64, seed: 5 });
+    await writeSyntheticDataset(gpu, {
+      out,
+      cameras: 4,
+      timesteps: 6,
+      testTimesteps: 2,
+      size: 64,
+      seed: 5,
+      rig: "exact",
+    });
     const dataset = await loadDataset(out);
     const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
     globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

@@ -53,6 +53,7 @@ Deno.test("init-ply: a PLY from our writer is the trainer's initial canonical cl
       testTimesteps: 1,
       size: 32,
       seed: 5,
+      rig: "exact",
     });
     const dataset = await loadDataset(`${dir}/head`);
     const rig = await readRigGlb(await Deno.readFile(`${dir}/head/rig.glb`), "rig.glb");

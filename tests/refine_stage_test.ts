@@ -17,7 +17,15 @@ async function tinyHead() {
   const gpu = await testGpu();
   const dir = await Deno.makeTempDir({ prefix: "npga-refine-test-" });
   const out = `${dir}/head`;
-  await writeSyntheticDataset(gpu, { out, cameras: 3, timesteps: 6, testTimesteps: 2, size: 48, seed: 4 });
+  await writeSyntheticDataset(gpu, {
+    out,
+    cameras: 3,
+    timesteps: 6,
+    testTimesteps: 2,
+    size: 48,
+    seed: 4,
+    rig: "exact",
+  });
   const dataset = await loadDataset(out);
   const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
   await Deno.remove(dir, { recursive: true });

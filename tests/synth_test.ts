@@ -3,8 +3,11 @@ import { DataError } from "../data/errors.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
 import { decodeImage } from "../data/image_io.ts";
 import { readNpy } from "../data/npy.ts";
-import { type SyntheticDatasetInfo, writeSyntheticDataset } from "../data/synth.ts";
+import { SYNTH_VERSION, type SyntheticDatasetInfo, writeSyntheticDataset } from "../data/synth.ts";
+import { buildSyntheticHead } from "../data/synthetic_head.ts";
 import { SYNTHETIC_BLENDSHAPES } from "../data/synthetic_head.ts";
+import { RigRenderer } from "../data/rig_renderer.ts";
+import { synthCameras } from "../data/synth.ts";
 import { expressionSequence } from "../data/synthetic_head_capture.ts";
 import { testGpu } from "./helpers.ts";
 
@@ -88,12 +91,86 @@ Deno.test("synth: small dataset has the documented layout and is byte-identical 
     assert.deepEqual(rig.blendshapeNames, [...SYNTHETIC_BLENDSHAPES]);
     assert.deepEqual(Array.from(rig.mouthVertices), info.mouth_vertex_indices);
 
+    // Default: the tracked-style rig and noisy codes; the true codes beside them.
+    assert.equal(info.version, SYNTH_VERSION);
+    assert.equal(info.rig_kind, "tracked");
+    assert.equal(info.render_geometry, "parametric");
+    const nRig = rig.positions.length / 3;
+    assert.equal(info.rig_vertices, nRig);
+    assert.ok(Math.abs(nRig - 5000) < 250 && info.rendered_vertices > 4 * nRig, `${nRig} rig vertices`);
+    assert.ok(
+      info.tracked && info.tracked.dropped_vertices.teeth > 0 && info.tracked.dropped_vertices.tongue > 0,
+    );
+    assert.equal(info.tracking_noise?.sigma, 0.04);
+    const truth = readNpy(await Deno.readFile(`${dir}/expressions_true.npy`), "expressions_true.npy");
+    assert.deepEqual(truth.shape, expr.shape);
+    const seq = expressionSequence(3, SYNTHETIC_BLENDSHAPES, 9 * 7919 + 1);
+    const given = expr.data as Float32Array, trueCodes = truth.data as Float32Array;
+    assert.deepEqual(trueCodes.subarray(0, seq.length), seq);
+    let noise = 0;
+    for (let i = 0; i < given.length; i++) noise = Math.max(noise, Math.abs(given[i] - trueCodes[i]));
+    assert.ok(noise > 0.01 && noise < 0.25, `tracking noise up to ${noise}`);
+    const e = info.rig_error!;
+    assert.deepEqual(e.timesteps, [3, 5]);
+    assert.ok(e.moving.samples > 0 && e.mouth.samples > 0);
+    assert.ok(e.moving.rig.mean_mm > 0.05, "the approximate rig is not exact");
+    assert.ok(
+      e.moving.rig.mean_mm < 0.5 * e.moving.zero_field.mean_mm,
+      "but much closer than the zero field",
+    );
+    // Surface distance: the rendered outer surface is near the rig's posed surface, nearer than to its neutral.
+    const s = e.surface!;
+    assert.ok(s.all.samples > info.rig_vertices * 2 && s.mouth.samples > 0 && s.moving.samples > 0);
+    assert.ok(s.moving.rig.mean_mm > 0 && s.moving.rig.mean_mm < s.moving.zero_field.mean_mm);
+
     await assert.rejects(() => writeSyntheticDataset(gpu, { ...opts, out: dir }), DataError);
     await writeSyntheticDataset(gpu, { ...opts, seed: 10, out: dir, force: true });
     assert.notDeepEqual(
       await Deno.readFile(`${dir}/expressions.npy`),
       await Deno.readFile(`${root}/b/expressions.npy`),
     );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("synth: --rig exact hands over the rendered rig and the true codes, rendered as their blend", async () => {
+  const gpu = await testGpu();
+  const root = await Deno.makeTempDir({ prefix: "npga-synth-exact-" });
+  try {
+    const dir = `${root}/exact`, seed = 4;
+    await writeSyntheticDataset(gpu, {
+      out: dir,
+      cameras: 2,
+      timesteps: 2,
+      testTimesteps: 1,
+      size: 24,
+      seed,
+      rig: "exact",
+    });
+    const info: SyntheticDatasetInfo = JSON.parse(await Deno.readTextFile(`${dir}/dataset.json`));
+    assert.equal(info.rig_kind, "exact");
+    assert.equal(info.render_geometry, "blend");
+    assert.equal(info.tracked, undefined);
+    assert.equal(info.tracking_noise, undefined);
+    assert.ok(info.rig_error!.all.rig.p95_mm < 1e-3, "the exact rig is the rendered geometry");
+    assert.ok(info.rig_error!.surface!.all.rig.p95_mm < 1e-3, "and the rendered surface lies on it");
+    await assert.rejects(() => Deno.stat(`${dir}/expressions_true.npy`), Deno.errors.NotFound);
+    const full = buildSyntheticHead({ seed });
+    const rig = await readRigGlb(await Deno.readFile(`${dir}/rig.glb`), "rig.glb");
+    assert.deepEqual(rig.positions, full.positions);
+    assert.deepEqual(Array.from(rig.mouthVertices), Array.from(full.mouthVertices));
+    const expr = readNpy(await Deno.readFile(`${dir}/expressions.npy`), "expressions.npy");
+    const train = expressionSequence(2, SYNTHETIC_BLENDSHAPES, seed * 7919 + 1);
+    const codes = expr.data as Float32Array;
+    assert.deepEqual(codes.subarray(0, train.length), train);
+    // The images are the rig posed by the codes (what `setWeights` renders).
+    const renderer = new RigRenderer(gpu, full, { width: 24, height: 24 });
+    renderer.setWeights(codes.subarray(SYNTHETIC_BLENDSHAPES.length, 2 * SYNTHETIC_BLENDSHAPES.length));
+    const img = await renderer.render(synthCameras(2, 24, seed)[1]);
+    renderer.destroy();
+    const png = decodeImage(await Deno.readFile(`${dir}/images/01/00001.png`), "00001.png");
+    assert.deepEqual(png.data, img);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -25,7 +25,15 @@ function smallHead(): Promise<{ dataset: Dataset; rig: Rig }> {
     const gpu = await testGpu();
     const dir = await Deno.makeTempDir({ prefix: "npga-trainer-test-" });
     const out = `${dir}/head`;
-    await writeSyntheticDataset(gpu, { out, cameras: 4, timesteps: 12, testTimesteps: 4, size: 64, seed: 3 });
+    await writeSyntheticDataset(gpu, {
+      out,
+      cameras: 4,
+      timesteps: 12,
+      testTimesteps: 4,
+      size: 64,
+      seed: 3,
+      rig: "exact",
+    });
     const dataset = await loadDataset(out);
     const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
     await Deno.remove(dir, { recursive: true });
