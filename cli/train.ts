@@ -70,6 +70,7 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
+  if (args.values["no-mouth-cavity"]) c.mouthCavity = false;
   const mode = stringOption(args, "density-mode");
   if (mode !== undefined && mode !== "dynamic" && mode !== "basic") {
     throw new UsageError(`--density-mode must be dynamic or basic, got ${mode}`);
@@ -257,6 +258,10 @@ export const trainCommand: Command = {
       default: String(LAP_DYNAMICS_DEFAULT),
     },
     "no-densify": { type: "boolean", description: "no adaptive density control (clone / split / prune)" },
+    "no-mouth-cavity": {
+      type: "boolean",
+      description: "do not close the rig's open lip slit with a mouth cavity (rigs without a mouth interior)",
+    },
     cnn: {
       type: "boolean",
       description: "screen-space refinement CNN on RGB + rendered features (off by default)",

@@ -30,8 +30,13 @@ export interface MouthCavityOptions {
   color?: [number, number, number];
 }
 
-export interface MouthCavity {
-  rig: Rig;
+/** What the cavity needs of a rig (a full `Rig`, or the trainer's mesh with optional names). */
+export type CavityRig = Pick<Rig, "positions" | "indices" | "colors" | "deltas"> & {
+  mouthVertices?: Uint32Array;
+};
+
+export interface MouthCavity<R extends CavityRig = Rig> {
+  rig: R;
   /** Vertices added (0 when the rig is unchanged). */
   added: number;
   /** Vertices of the lip loop that was closed. */
@@ -73,10 +78,10 @@ export function boundaryLoops(indices: Uint32Array): number[][] {
 }
 
 /** Adds a mouth cavity behind the rig's lip loop (see the module comment). */
-export function addMouthCavity(rig: Rig, opts: MouthCavityOptions = {}): MouthCavity {
+export function addMouthCavity<R extends CavityRig>(rig: R, opts: MouthCavityOptions = {}): MouthCavity<R> {
   const depth = opts.depth ?? 0.6, rings = opts.rings ?? 3, bulge = opts.bulge ?? 0.35;
   const color = opts.color ?? [0.32, 0.1, 0.1];
-  const mouth = new Set(rig.mouthVertices);
+  const rigMouth = rig.mouthVertices ?? new Uint32Array(), mouth = new Set(rigMouth);
   if (mouth.size === 0) return { rig, added: 0, loopVertices: 0, reason: "the rig names no mouth vertices" };
   let loop: number[] | null = null, best = 0.5;
   for (const l of boundaryLoops(rig.indices)) {
@@ -162,9 +167,9 @@ export function addMouthCavity(rig: Rig, opts: MouthCavityOptions = {}): MouthCa
   const indices = new Uint32Array(rig.indices.length + faces.length);
   indices.set(rig.indices);
   indices.set(faces, rig.indices.length);
-  const mouthVertices = new Uint32Array(rig.mouthVertices.length + added);
-  mouthVertices.set(rig.mouthVertices);
-  for (let i = 0; i < added; i++) mouthVertices[rig.mouthVertices.length + i] = V + i;
+  const mouthVertices = new Uint32Array(rigMouth.length + added);
+  mouthVertices.set(rigMouth);
+  for (let i = 0; i < added; i++) mouthVertices[rigMouth.length + i] = V + i;
   return {
     rig: { ...rig, positions, colors, deltas, indices, mouthVertices },
     added,

@@ -58,6 +58,7 @@ import {
   rollbackMessage,
   type TrainerParts,
 } from "./trainer_state.ts";
+import { addMouthCavity } from "../data/mouth_cavity.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "./trainer_config.ts";
 
 export type * from "./trainer_events.ts";
@@ -151,6 +152,18 @@ export class Trainer {
     const emit = async (e: TrainerEvent) => {
       for (const l of inputs.listeners ?? []) await l(e);
     };
+    if (config.mouthCavity) {
+      const cavity = addMouthCavity(rig);
+      if (cavity.added > 0) {
+        inputs = { ...inputs, rig: cavity.rig };
+        await emit({
+          kind: "phase",
+          phase: "init",
+          message:
+            `mouth cavity: the rig's open lip slit (${cavity.loopVertices} vertices) closed with ${cavity.added} cavity vertices`,
+        });
+      }
+    }
     const { avatar, field, prior, report } = await buildModels(gpu, inputs, config, emit);
     if (config.fieldLr > 0 && field && !prior && config.priorSteps > 0) {
       throw new Error("Trainer: fine-tuning F (fieldLr > 0) needs B, which the resumed state does not hold");

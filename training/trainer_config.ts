@@ -52,6 +52,12 @@ export interface TrainerConfig {
    */
   fieldRigWeight: number;
   /**
+   * Close an open lip slit with a dark mouth cavity before B, F and the Gaussians are built from the rig
+   * (data/mouth_cavity.ts): a tracked rig has no mouth interior, so without it no Gaussian starts inside the
+   * mouth. Rigs with a mouth interior (no open loop around the mouth) are used as they are.
+   */
+  mouthCavity: boolean;
+  /**
    * Adam learning rate of F's joint fine-tuning with the avatar (0: F stays frozen after distillation). When
    * positive, B is kept and the cycle loss (weight `cycleWeight`) over the Gaussians' centres keeps F consistent.
    */
@@ -137,12 +143,13 @@ export function defaultTrainerConfig(): TrainerConfig {
     featureDim: 8,
     detailWidth: 64,
     detailDepth: 3,
-    priorSteps: 400,
-    distillSteps: 400,
+    priorSteps: 1000,
+    distillSteps: 1000,
     fieldWidth: 64,
     fieldOutput: "codeBasis",
     canonicalJaw: 0.5,
     fieldRigWeight: 1,
+    mouthCavity: true,
     fieldLr: 0,
     cycleWeight: 1,
     initialOpacity: 0.1,
@@ -184,7 +191,7 @@ const NUM = (min: number, max?: number): Rule => ({ min, max, integer: false });
 type NumericKey = {
   [K in keyof TrainerConfig]: TrainerConfig[K] extends number ? K : never;
 }[keyof TrainerConfig];
-const OTHER_KEYS = ["densify", "densityMode", "deformation", "cnn", "fieldOutput"];
+const OTHER_KEYS = ["densify", "densityMode", "deformation", "cnn", "fieldOutput", "mouthCavity"];
 
 const RULES: Record<NumericKey, Rule> = {
   iters: INT(1),
@@ -249,6 +256,7 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
     if (!(key in RULES) && !OTHER_KEYS.includes(key)) throw new Error(`config: unknown setting '${key}'`);
   }
   if (typeof c.densify !== "boolean") throw new Error("config.densify must be true or false");
+  if (typeof c.mouthCavity !== "boolean") throw new Error("config.mouthCavity must be true or false");
   if (typeof c.cnn !== "boolean") throw new Error("config.cnn must be true or false");
   if (c.cnn && c.featureDim === 0) {
     throw new Error(
