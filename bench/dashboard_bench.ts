@@ -35,7 +35,7 @@ for await (const chunk of lines) {
     if (cmd === "open") {
       conns = await Promise.all(Array.from({ length: Number(n) }, async () => {
         const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-        await c.write(enc.encode("GET /api/events HTTP/1.1\\r\\nHost: x\\r\\nAccept: text/event-stream\\r\\n\\r\\n"));
+        await c.write(enc.encode("GET /api/events HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nAccept: text/event-stream\\r\\n\\r\\n"));
         const b = new Uint8Array(65536);
         await c.read(b);
         (async () => { try { while ((await c.read(b)) !== null); } catch {} })();
