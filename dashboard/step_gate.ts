@@ -65,6 +65,7 @@ export class StepGate {
   readonly burstMs: number;
   readonly idleMs: number;
   #busy = 0;
+  #stepWaiting = 0;
   #queue: Job[] = [];
   #draining: Promise<void> | null = null;
   #closed = false;
@@ -85,8 +86,13 @@ export class StepGate {
     for (const name of ["trainStep", "evaluate", "state"] as const) {
       const original = trainer[name].bind(trainer) as (...a: unknown[]) => Promise<unknown>;
       const wrapped = async (...args: unknown[]) => {
-        // A drain started while the trainer was idle (paused) finishes before the next step starts.
-        while (this.#draining) await this.#draining;
+        // A drain started while the trainer was idle (paused) finishes its current job, then the step starts.
+        this.#stepWaiting++;
+        try {
+          while (this.#draining) await this.#draining;
+        } finally {
+          this.#stepWaiting--;
+        }
         this.#busy++;
         const t0 = performance.now();
         try {
@@ -137,7 +143,7 @@ export class StepGate {
   }
 
   #mayRun(): boolean {
-    if (this.#busy > 0) return false;
+    if (this.#busy > 0 || this.#stepWaiting > 0) return false;
     return !this.#training || this.#credit > 0 || performance.now() - this.#lastBoundary >= this.idleMs;
   }
 
