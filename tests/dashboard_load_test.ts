@@ -131,3 +131,52 @@ Deno.test("dashboard load: stream cap, snapshot and download rate limits", async
     trainer.destroy();
   }
 });
+
+Deno.test("dashboard load: a full render queue answers 503; a page's newer render supersedes its older", async () => {
+  const { trainer, dataset } = await tinyTrainer([]);
+  const d = await startDashboard({ dataset, port: 0, iters: 10, gate: { maxQueue: 2 } });
+  d.attach(trainer);
+  const base = d.url.replace(/\/$/, "");
+  const gate = d.session.attached!.gate;
+  // Hold the gate with a job of our own, so the requests below wait in its queue. (Attaching queued the first
+  // live panel, so the blocker may wait behind it: go on only once the blocker runs and the queue is empty.)
+  let release: (() => void) | undefined;
+  const blocker = gate.run(() => new Promise<void>((r) => (release = r)));
+  for (let i = 0; i < 3000 && !release; i++) await sleep(10);
+  assert.ok(release, "the blocking job runs");
+  assert.equal(gate.pending, 0);
+  const render = (page: string) =>
+    fetch(`${base}/api/render`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-npga-client": page },
+      body: JSON.stringify({ camera: dataset.cameras[0].index, timestep: 0 }),
+    });
+  try {
+    const a1 = render("a"), b1 = render("b");
+    for (let i = 0; i < 200 && gate.pending < 2; i++) await sleep(10);
+    assert.equal(gate.pending, 2);
+    const c1 = await render("c");
+    assert.equal(c1.status, 503);
+    assert.match((await c1.json()).error, /the dashboard is busy \(2 renders waiting\)/);
+    assert.equal(c1.headers.get("retry-after"), "1");
+    const a2 = render("a");
+    const old = await a1;
+    assert.equal(old.status, 409);
+    assert.deepEqual(await old.json(), {
+      error: "replaced by a newer request from the same page",
+      superseded: true,
+    });
+    release!();
+    await blocker;
+    const [ra, rb] = await Promise.all([a2, b1]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    assert.equal(ra.headers.get("content-type"), "image/png");
+    await ra.body?.cancel();
+    await rb.body?.cancel();
+  } finally {
+    release?.();
+    await d.close();
+    trainer.destroy();
+  }
+});
