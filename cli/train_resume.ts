@@ -8,7 +8,8 @@
  *   applied (each printed with its old value); the dashboard flags (`--host`, `--port`, `--no-dashboard`) are
  *   not run settings and always apply; every other run setting given with a different value than the run's is
  *   refused with one message (it would silently change, or be ignored by, a run already under way);
- * - temporary files of interrupted writes are removed.
+ * - temporary files of interrupted writes are removed;
+ * - a missing or unreadable metrics.json is said (the history then starts at the checkpoint).
  */
 import { DataError } from "../data/errors.ts";
 import { RunFolder, type RunMetrics } from "../data/run_folder.ts";
@@ -157,7 +158,14 @@ export async function planResume(dir: string, args: ParsedArgs): Promise<ResumeP
   const removed = await run.removeOrphanTemps();
   if (removed.length) notes.push(`removed ${removed.length} temporary file(s) of interrupted writes`);
   const metrics: RunMetrics = { losses: [], evaluations: [], events: [] };
-  Object.assign(metrics, await run.readJson<RunMetrics>("metrics.json").catch(() => ({})));
+  try {
+    Object.assign(metrics, await run.readJson<RunMetrics>("metrics.json"));
+  } catch (e) {
+    notes.push(
+      `the run's history was not restored (${(e as Error).message}): losses and evaluations are recorded ` +
+        `from step ${found.state.step} on`,
+    );
+  }
   // Records past the checkpoint are replayed by the resumed run.
   const at = found.state.step;
   metrics.losses = (metrics.losses ?? []).filter((r) => r.step <= at);

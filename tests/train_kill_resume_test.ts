@@ -248,6 +248,11 @@ Deno.test("train: --resume falls back past a damaged newest checkpoint; bad meta
   assert.match(notes, /--iters 40 applied \(the run had 24\)/);
   assert.match(notes, new RegExp(`damaged checkpoint skipped: \\S+${newest}: `));
   assert.match(notes, /falling back to the previous checkpoint/);
+  assert.match(
+    notes,
+    /history was not restored \(\S+metrics\.json: could not be read/,
+    "no metrics.json: said",
+  );
 
   // Refused flags: one message naming each.
   const refused = parseCommandArgs(trainCommand, ["--resume", folder, "--gaussians", "5000", "--cnn"]);
