@@ -145,9 +145,12 @@ Deno.test("dashboard api: a token guards every route but the page; the printed U
     for (
       const [method, path] of [
         ["POST", "/api/control/pause"],
+        ["POST", "/api/control/stop"],
+        ["POST", "/api/control/snapshot"],
         ["POST", "/api/render"],
         ["POST", "/api/live"],
         ["GET", "/api/download/avatar"],
+        ["GET", "/api/download/npga"],
         ["GET", "/api/download/metrics"],
         ["GET", "/api/info"],
         ["GET", "/api/state"],
