@@ -6,8 +6,8 @@
  *   temporary file planted (as a write killed mid-way leaves), and `--resume` continues it from its last
  *   checkpoint to the same final metrics as the uninterrupted run (the rasterizer's float atomics add in
  *   varying order, so "same" is within 0.05 dB PSNR and 0.002 SSIM);
- * - SIGTERM stops a run after its step with a checkpoint and exit code 0; a second signal exits at once
- *   (in-process, with the exit replaced, since two signals sent back to back may arrive as one);
+ * - SIGTERM or SIGINT (Ctrl-C) stops a run after its step with a checkpoint and exit code 0; a second signal
+ *   exits at once (in-process, with the exit replaced, since two signals sent back to back may arrive as one);
  * - with the newest checkpoint damaged, `--resume` falls back to the previous one and says so; damaged
  *   metadata and tensor sizes give one clear error each.
  */
@@ -170,28 +170,30 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "train: SIGTERM checkpoints and exits cleanly",
-  sanitizeResources: false,
-  fn: async () => {
-    const dir = await workdir();
-    const flags = FLAGS.with(FLAGS.indexOf("--iters") + 1, "1000");
-    let sent = false;
-    const r = await train(["--data", `${dir}/head`, "--out", `${dir}/c`, ...flags], (line, child) => {
-      if (!sent && /checkpoint at step 6:/.test(line)) {
-        sent = true;
-        child.kill("SIGTERM");
-      }
-    });
-    assert.equal(r.status.code, 0, r.output);
-    assert.match(r.output, /SIGTERM: stopping after this step/);
-    const stopped = Number(/stopped at step (\d+)/.exec(r.output)?.[1]);
-    assert.ok(stopped >= 6 && stopped < 1000, r.output);
-    const folder = runFolderOf(r.output);
-    const ckpt = `${folder}/checkpoints/step-${String(stopped).padStart(7, "0")}.safetensors`;
-    assert.equal(decodeCheckpoint(await Deno.readFile(ckpt), ckpt).step, stopped, "checkpoint at the stop");
-  },
-});
+for (const [sig, out] of [["SIGTERM", "c"], ["SIGINT", "d"]] as const) {
+  Deno.test({
+    name: `train: ${sig} checkpoints and exits cleanly`,
+    sanitizeResources: false,
+    fn: async () => {
+      const dir = await workdir();
+      const flags = FLAGS.with(FLAGS.indexOf("--iters") + 1, "1000");
+      let sent = false;
+      const r = await train(["--data", `${dir}/head`, "--out", `${dir}/${out}`, ...flags], (line, child) => {
+        if (!sent && /checkpoint at step 6:/.test(line)) {
+          sent = true;
+          child.kill(sig);
+        }
+      });
+      assert.equal(r.status.code, 0, r.output);
+      assert.match(r.output, new RegExp(`${sig}: stopping after this step`));
+      const stopped = Number(/stopped at step (\d+)/.exec(r.output)?.[1]);
+      assert.ok(stopped >= 6 && stopped < 1000, r.output);
+      const folder = runFolderOf(r.output);
+      const ckpt = `${folder}/checkpoints/step-${String(stopped).padStart(7, "0")}.safetensors`;
+      assert.equal(decodeCheckpoint(await Deno.readFile(ckpt), ckpt).step, stopped, "checkpoint at the stop");
+    },
+  });
+}
 
 Deno.test("train signals: the first signal stops, a second exits at once; before training, one exits", async () => {
   const until = async (f: () => boolean) => {
