@@ -1,11 +1,13 @@
 /**
  * Training slowdown from dashboard clients: one training run (synthetic head, dashboard attached) alternates
- * between segments with no client and segments with 20 connected Server-Sent-Events clients that read every
- * byte; each step's wall time is attributed to its segment's condition (the two steps after a switch are left
+ * between segments with no client and segments with 20 simulated pages, each a connected Server-Sent-Events
+ * client that reads every byte and a render loop that asks for a new render as fast as the server allows (the
+ * step gate serves each page's newest request within a 3% GPU-time budget); each step's wall time is attributed to its segment's condition (the two steps after a switch are left
  * out). Alternating short segments within one run cancels the slow drift of a shared machine's load, which
  * dominates comparisons of separate runs. The clients live in a separate Deno process (as browsers would), so
  * the cost measured is the server's: serializing events once, queuing them per client, writing the streams,
- * and the live-panel renders (which only run while someone watches).
+ * answering the render requests (renders between steps, PNG encoding) and the live-panel renders (which only
+ * run while someone watches).
  *
  * On the 2-core software adapter the client process competes with lavapipe's threads for the same cores, so
  * this is a pessimistic number for a real machine.
@@ -19,12 +21,34 @@ import type { BenchModule, Cell } from "./report.ts";
 
 const CLIENTS = 20;
 
-/** Reads "open URL N" / "close" lines; answers "ok" once N streams delivered their first bytes. */
-// Raw TCP clients, so "close" really closes the connections (an aborted fetch body may keep its socket).
+/**
+ * Reads "open PORT N" / "close" lines. "open": N Server-Sent-Events streams (raw TCP, so "close" really closes
+ * them) that read every byte, and N render loops (one per simulated page, each with its own x-npga-client id)
+ * that POST /api/render with a random expression as fast as the server allows: at once after each answer, or
+ * after Retry-After on 429 / 503. Answers "ok RENDERS" once the streams delivered their first bytes ("open") or
+ * the loops ended ("close"), RENDERS being the renders served since the last command.
+ */
 const CLIENT_SCRIPT = `
-let conns = [];
+let conns = [], loops = [], running = false, renders = 0;
 const enc = new TextEncoder();
 const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+async function renderLoop(port, id, info) {
+  const url = "http://127.0.0.1:" + port + "/api/render";
+  while (running) {
+    const expression = Array.from({ length: info.expressionDim }, () => Math.random());
+    const r = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-npga-client": id },
+      body: JSON.stringify({ camera: info.cameras[0].index, expression, yaw: 20 * Math.random() }),
+    }).catch(() => null);
+    if (!r) continue;
+    await r.arrayBuffer().catch(() => {});
+    if (r.status === 200) renders++;
+    else if (r.status === 429 || r.status === 503) {
+      await new Promise((res) => setTimeout(res, 1000 * Number(r.headers.get("retry-after") ?? 1)));
+    }
+  }
+}
 let buf = "";
 for await (const chunk of lines) {
   buf += chunk;
@@ -35,17 +59,24 @@ for await (const chunk of lines) {
     if (cmd === "open") {
       conns = await Promise.all(Array.from({ length: Number(n) }, async () => {
         const c = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-        await c.write(enc.encode("GET /api/events HTTP/1.1\\r\\nHost: x\\r\\nAccept: text/event-stream\\r\\n\\r\\n"));
+        await c.write(enc.encode("GET /api/events HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nAccept: text/event-stream\\r\\n\\r\\n"));
         const b = new Uint8Array(65536);
         await c.read(b);
         (async () => { try { while ((await c.read(b)) !== null); } catch {} })();
         return c;
       }));
+      const info = await (await fetch("http://127.0.0.1:" + port + "/api/info")).json();
+      running = true;
+      loops = Array.from({ length: Number(n) }, (_, k) => renderLoop(port, "bench-page-" + k, info));
     } else {
+      running = false;
       for (const c of conns) { try { c.close(); } catch {} }
       conns = [];
+      await Promise.all(loops);
+      loops = [];
     }
-    await Deno.stdout.write(enc.encode("ok\\n"));
+    await Deno.stdout.write(enc.encode("ok " + renders + "\\n"));
+    renders = 0;
   }
 }`;
 
@@ -84,10 +115,12 @@ const bench: BenchModule = {
     }).spawn();
     const stdin = child.stdin.getWriter(),
       replies = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let rendersServed = 0;
     const command = async (line: string) => {
       await stdin.write(new TextEncoder().encode(line + "\n"));
       const r = await replies.read();
       if (!r.value?.startsWith("ok")) throw new Error("the client process did not answer");
+      rendersServed += Number(r.value.split(" ")[1]) || 0;
     };
     const times: Record<"0" | "20", number[]> = { "0": [], "20": [] };
     const perCycle: { c0: number[]; c20: number[] }[] = [];
@@ -131,10 +164,17 @@ const bench: BenchModule = {
     const ratios = perCycle.filter((c) => c.c0.length && c.c20.length).map((c) => mean(c.c20) / mean(c.c0));
     const m0 = mean(times["0"]), m20 = mean(times["20"]);
     const rows: Record<string, Cell>[] = [
-      { clients: 0, steps: times["0"].length, "mean ms/step": m0, "median ms/step": median(times["0"]) },
+      {
+        clients: 0,
+        steps: times["0"].length,
+        "steps/s": 1000 / m0,
+        "mean ms/step": m0,
+        "median ms/step": median(times["0"]),
+      },
       {
         clients: CLIENTS,
         steps: times["20"].length,
+        "steps/s": 1000 / m20,
         "mean ms/step": m20,
         "median ms/step": median(times["20"]),
         "slowdown % (means)": 100 * (m20 / m0 - 1),
@@ -150,6 +190,9 @@ const bench: BenchModule = {
         `most clients seen at once: ${maxSeen} (in 0-client segments: ${staleSeen}); live images published: ${
           dash.session.hub.image?.id ?? 0
         }`,
+        `renders served to the ${CLIENTS} polling pages: ${rendersServed} in ${
+          (mean(times["20"]) * times["20"].length / 1000).toFixed(0)
+        } s of training`,
         "live panel: every 20 logged steps, at most every 2 s, only while a client is connected",
       ],
     }];

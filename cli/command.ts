@@ -28,6 +28,8 @@ export interface Command {
 export interface ParsedArgs {
   values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
+  /** Options given on the command line (the others in `values` are defaults); absent: unknown. */
+  given?: ReadonlySet<string>;
 }
 
 /** A user error: main.ts prints only the message (no stack) and exits with code 2. */
@@ -78,10 +80,11 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs | "he
     );
   }
   const values: ParsedArgs["values"] = { ...parsed.values };
+  const given = new Set(Object.keys(parsed.values).filter((k) => parsed.values[k] !== undefined));
   for (const [name, o] of Object.entries(cmd.options)) {
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
-  return { values, positionals: parsed.positionals };
+  return { values, positionals: parsed.positionals, given };
 }
 
 /** Reads a numeric option, with a clear error naming the flag. */

@@ -1,31 +1,61 @@
 /**
  * The dashboard's HTTP API (Hono). Routes:
  *
- *   GET  /                      the page;  GET /app.js, /app.css  the bundled front end (bundle.ts)
+ *   GET  /                      the page (with ?token=: sets the token cookie, redirects to /)
+ *   GET  /app.js, /app.css      the bundled front end (bundle.ts)
  *   GET  /api/info              scene: blendshape names, cameras, timesteps, expression codes, config
  *   GET  /api/state             snapshot: status, loss history, evaluations, log, latest image
- *   GET  /api/events            Server-Sent Events: snapshot, status, loss, eval, log, image
- *   POST /api/control/ACTION    pause | resume | stop | snapshot                              (token)
- *   POST /api/live              {camera, timestep}: what the live panel shows                 (token)
- *   POST /api/render            {camera, timestep | expression, yaw?, pitch?, zoom?} -> PNG    (token)
- *   GET  /api/download/avatar   the current avatar file (checkpoint, safetensors)             (token)
- *   GET  /api/download/npga     the current avatar compressed for use (.npga, data/npga_format.ts) (token)
- *   GET  /api/download/metrics  losses, evaluations, log as JSON                              (token)
+ *   GET  /api/events            Server-Sent Events: snapshot, status, loss, eval, log, image   (capped: 503)
+ *   POST /api/control/ACTION    pause | resume | stop | snapshot                   (snapshot: rate-limited)
+ *   POST /api/live              {camera, timestep}: what the live panel shows
+ *   POST /api/render            {camera, timestep | expression, yaw?, pitch?, zoom?} -> PNG  (newest per page)
+ *   GET  /api/download/avatar   the current avatar file (checkpoint, safetensors)          (rate-limited)
+ *   GET  /api/download/npga     the current avatar compressed for use (.npga, data/npga_format.ts) (rate-limited)
+ *   GET  /api/download/metrics  losses, evaluations, log as JSON
  *
- * "(token)": when the server has a token (it does whenever it is bound to a non-loopback address), these
- * routes need `Authorization: Bearer TOKEN` or `?token=TOKEN`. Request bodies are limited to 16 KiB; unknown
- * cameras and timesteps are 404 with a message; malformed requests are 400.
+ * Every route checks the Host header; `/api/` routes refuse cross-origin requests and non-JSON POSTs; with a
+ * token (always when bound to a non-loopback address) every route but the page and its assets needs it
+ * (security.ts). Request bodies are limited to 16 KiB; unknown cameras and timesteps are 404 with a message;
+ * malformed requests are 400; too many streams or waiting renders 503; rate-limited actions 429 with
+ * Retry-After. A page identifies itself with the `x-npga-client` header (its renders replace each other).
  */
 import { Hono } from "hono";
-import type { Context, Next } from "hono";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { DashboardSession, RenderRequest } from "./session.ts";
 import { npgaOfCheckpoint } from "../data/npga_format.ts";
+import { Cooldown } from "./rate_limit.ts";
+import {
+  constantTimeEqual,
+  hostCheck,
+  sameOriginCheck,
+  SecurityError,
+  type SecurityOptions,
+  tokenCheck,
+  tokenCookie,
+} from "./security.ts";
+import { GateFullError, SupersededError } from "./step_gate.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 16 * 1024;
 /** Largest |value| of an expression coefficient in a render request. */
 export const MAX_EXPRESSION_VALUE = 10;
+
+/** Load limits of a server. */
+export interface DashboardLimits {
+  /** Open event streams (default 32). */
+  maxClients: number;
+  /** Snapshots: at most one per this many ms (default 10,000). */
+  snapshotIntervalMs: number;
+  /** Avatar / .npga downloads: at most one per this many ms each (default 2,000). */
+  downloadIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: DashboardLimits = {
+  maxClients: 32,
+  snapshotIntervalMs: 10_000,
+  downloadIntervalMs: 2_000,
+};
 
 /** The front end, as served. */
 export interface FrontEnd {
@@ -35,8 +65,23 @@ export interface FrontEnd {
 
 /** A request error with its status. */
 class HttpError extends Error {
-  constructor(readonly status: 400 | 401 | 404 | 409 | 503, message: string) {
+  constructor(
+    readonly status: 400 | 401 | 404 | 409 | 429 | 503,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
+  }
+}
+
+function cooldown(c: Cooldown, what: string): void {
+  const wait = c.take();
+  if (wait > 0) {
+    throw new HttpError(
+      429,
+      `${what} at most once every ${c.intervalMs / 1000} s: try again in ${Math.ceil(wait / 1000)} s`,
+      wait,
+    );
   }
 }
 
@@ -111,13 +156,38 @@ export function parseRenderRequest(s: DashboardSession, b: Record<string, unknow
   };
 }
 
-/** Builds the Hono app of a session; `token` (if any) guards control, render and download routes. */
-export function dashboardApp(session: DashboardSession, front: FrontEnd, token: string | null = null): Hono {
+/**
+ * Builds the Hono app of a session; `token` (if any) guards every route but the page and its assets.
+ * `loopback` says the server is bound to a loopback address (then only loopback Host names are accepted).
+ */
+export function dashboardApp(
+  session: DashboardSession,
+  front: FrontEnd,
+  token: string | null = null,
+  o: { loopback?: boolean; limits?: Partial<DashboardLimits> } = {},
+): Hono {
   const app = new Hono();
   const s = session;
+  const limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const sec: SecurityOptions = { token, loopback: o.loopback ?? true };
+  const snapshots = new Cooldown(limits.snapshotIntervalMs);
+  const downloads = {
+    avatar: new Cooldown(limits.downloadIntervalMs),
+    npga: new Cooldown(limits.downloadIntervalMs),
+  };
 
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json({ error: err.message }, err.status);
+    if (err instanceof HttpError || err instanceof SecurityError) {
+      if (err instanceof HttpError && err.retryAfterMs) {
+        c.header("retry-after", String(Math.ceil(err.retryAfterMs / 1000)));
+      }
+      return c.json({ error: err.message }, err.status);
+    }
+    if (err instanceof SupersededError) return c.json({ error: err.message, superseded: true }, 409);
+    if (err instanceof GateFullError) {
+      c.header("retry-after", "1");
+      return c.json({ error: err.message }, 503);
+    }
     console.error(`dashboard: ${err.stack ?? err}`);
     return c.json({ error: err.message }, 500);
   });
@@ -125,14 +195,9 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     c.json({ error: `no such route: ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );
 
-  const guard = async (c: Context, next: Next) => {
-    if (token) {
-      const auth = c.req.header("authorization");
-      const given = auth?.startsWith("Bearer ") ? auth.slice(7) : c.req.query("token");
-      if (given !== token) throw new HttpError(401, "this dashboard needs the token printed in the terminal");
-    }
-    await next();
-  };
+  app.use("*", hostCheck(sec));
+  app.use("/api/*", sameOriginCheck());
+  app.use("/api/*", tokenCheck(sec));
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json({ error: `the request body is larger than ${MAX_BODY_BYTES} bytes` }, 413),
@@ -143,7 +208,15 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     return a;
   };
 
-  app.get("/", (c) => c.html(PAGE));
+  app.get("/", (c) => {
+    const given = c.req.query("token");
+    if (token && given !== undefined && constantTimeEqual(given, token)) {
+      c.header("set-cookie", tokenCookie(token));
+      c.header("cache-control", "no-store");
+      return c.redirect("/", 303);
+    }
+    return c.html(PAGE);
+  });
   app.get("/app.js", (c) => c.body(front.js, 200, { "content-type": "text/javascript; charset=utf-8" }));
   app.get("/app.css", (c) => c.body(front.css, 200, { "content-type": "text/css; charset=utf-8" }));
 
@@ -167,6 +240,12 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
   // coalesced and overflow is dropped) instead of piling up in stream buffers; when the client goes away Deno
   // cancels the body, which unsubscribes it at once.
   app.get("/api/events", (c) => {
+    if (s.hub.clients >= limits.maxClients) {
+      throw new HttpError(
+        503,
+        `too many dashboard pages are open (${limits.maxClients}): close one and reload this page`,
+      );
+    }
     const q = s.hub.subscribe();
     const enc = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
@@ -187,7 +266,7 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     });
   });
 
-  app.post("/api/control/:action", guard, limit, async (c) => {
+  app.post("/api/control/:action", limit, async (c) => {
     const action = c.req.param("action");
     const a = attached();
     const ctl = a.controls;
@@ -209,6 +288,7 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
         break;
       case "snapshot": {
         if (!a.snapshot) throw new HttpError(409, "snapshots need a training run");
+        cooldown(snapshots, "snapshots are allowed");
         const where = await a.snapshot();
         s.hub.log("info", `snapshot saved: ${where}`);
         return c.json({ ok: true, saved: where });
@@ -219,7 +299,7 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     return c.json({ ok: true, status: s.hub.status });
   });
 
-  app.post("/api/live", guard, limit, async (c) => {
+  app.post("/api/live", limit, async (c) => {
     const b = await jsonBody(c);
     const camera = int(b.camera, "camera"), timestep = int(b.timestep, "timestep");
     checkCameraTimestep(s, camera, timestep);
@@ -231,10 +311,10 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     return c.json({ ok: true, live: s.live });
   });
 
-  app.post("/api/render", guard, limit, async (c) => {
+  app.post("/api/render", limit, async (c) => {
     const req = parseRenderRequest(s, await jsonBody(c));
     attached();
-    const r = await s.render(req);
+    const r = await s.render(req, c.req.header("x-npga-client") ?? undefined);
     return c.body(r.png as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "image/png",
       "cache-control": "no-store",
@@ -242,14 +322,16 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
     });
   });
 
-  app.get("/api/download/avatar", guard, async (c) => {
+  app.get("/api/download/avatar", async (c) => {
+    cooldown(downloads.avatar, "avatar downloads are allowed");
     const f = await attached().avatarFile();
     return c.body(f.bytes as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "application/octet-stream",
       "content-disposition": `attachment; filename="avatar-step-${f.step}.safetensors"`,
     });
   });
-  app.get("/api/download/npga", guard, async (c) => {
+  app.get("/api/download/npga", async (c) => {
+    cooldown(downloads.npga, ".npga downloads are allowed");
     const f = await attached().avatarFile();
     const bytes = npgaOfCheckpoint(f.bytes, s.config);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
@@ -257,7 +339,7 @@ export function dashboardApp(session: DashboardSession, front: FrontEnd, token: 
       "content-disposition": `attachment; filename="avatar-step-${f.step}.npga"`,
     });
   });
-  app.get("/api/download/metrics", guard, (c) => {
+  app.get("/api/download/metrics", (c) => {
     c.header("content-disposition", `attachment; filename="metrics.json"`);
     return c.json(s.metrics());
   });

@@ -171,17 +171,23 @@ export class DashboardSession {
     return a.model.avatar.constants.center;
   }
 
-  /** Renders the avatar at a requested expression and viewpoint (PNG of the prediction alone). */
+  /**
+   * Renders the avatar at a requested expression and viewpoint (PNG of the prediction alone). A newer request
+   * of the same `client` replaces this one while it waits (step_gate.ts).
+   */
   async render(
     req: RenderRequest,
+    client?: string,
   ): Promise<{ png: Uint8Array; width: number; height: number; step: number }> {
     const a = this.#att;
     if (!a) throw new Error("the avatar is not initialized yet");
     const info = this.camera(req.camera);
     if (!info) throw new Error(`unknown camera ${req.camera}`);
     const cam = viewCamera(info, req, this.#center(a));
-    const r = await a.gate.run(() => renderView(a.model, cam, req.expression));
+    const r = await a.gate.run(() => renderView(a.model, cam, req.expression), client);
+    const t0 = performance.now();
     const img = await this.#encoder.encode(r.rgb, null, r.width, r.height);
+    a.gate.charge(performance.now() - t0);
     return { ...img, step: this.hub.status.step };
   }
 

@@ -17,9 +17,12 @@ import type { SplitMetrics } from "../training/evaluate.ts";
 import type { LossPoint } from "./hub.ts";
 import { defaultCameraInfo } from "./avatar_view.ts";
 import { frontEnd } from "./bundle.ts";
-import { dashboardApp } from "./server.ts";
+import { dashboardApp, type DashboardLimits } from "./server.ts";
+import { isLoopback } from "./hosts.ts";
 import { DashboardSession, type Scene, sceneFromDataset } from "./session.ts";
-import { StepGate } from "./step_gate.ts";
+import { type GateOptions, StepGate } from "./step_gate.ts";
+
+export { isLoopback };
 
 /** Where and how to serve. */
 export interface ServeOptions {
@@ -33,11 +36,15 @@ export interface ServeOptions {
   liveEvery?: number;
   /** ... and at most once per this many ms (default 2000). */
   liveIntervalMs?: number;
+  /** Stream, snapshot and download limits (server.ts). */
+  limits?: Partial<DashboardLimits>;
+  /** Render queue and GPU-time budget (step_gate.ts). */
+  gate?: GateOptions;
 }
 
 /** A running dashboard. */
 export interface Dashboard {
-  /** The URL to open (with `?token=` when a token is required). */
+  /** The URL to open (with `?token=` when a token is required: opening it sets the token cookie). */
   url: string;
   token: string | null;
   session: DashboardSession;
@@ -61,11 +68,6 @@ export class PortInUseError extends Error {
   }
 }
 
-/** Whether `host` is a loopback address. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /** Blendshape names from a dataset folder's dataset.json (`blendshape_names`), or null. */
 export async function readBlendshapeNames(root: string): Promise<string[] | null> {
   try {
@@ -80,7 +82,10 @@ export async function readBlendshapeNames(root: string): Promise<string[] | null
 async function serve(session: DashboardSession, o: ServeOptions): Promise<Dashboard> {
   const host = o.host ?? "127.0.0.1", port = o.port ?? 8000;
   const token = o.token ?? (isLoopback(host) ? null : crypto.randomUUID().replaceAll("-", ""));
-  const app = dashboardApp(session, await frontEnd(), token);
+  const app = dashboardApp(session, await frontEnd(), token, {
+    loopback: isLoopback(host),
+    limits: o.limits,
+  });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({ hostname: host, port, onListen: () => {} }, app.fetch);
@@ -151,7 +156,7 @@ export async function startDashboard(
     listener: (e) => session.hub.handle(e),
     attach(trainer: Trainer) {
       const rawState = trainer.state.bind(trainer);
-      const gate = new StepGate(trainer);
+      const gate = new StepGate(trainer, opts.gate);
       const checkpoint = () =>
         gate.run(async () => {
           const st = await rawState();
@@ -248,7 +253,7 @@ export async function startViewer(
   }
   const session = new DashboardSession({ mode: "view", scene, config: opts.config, iters: st.step });
   session.hub.setStatus({ step: st.step });
-  const gate = new StepGate();
+  const gate = new StepGate(undefined, opts.gate);
   session.attach({
     model: { avatar, field, raster },
     gate,

@@ -4,6 +4,11 @@
  */
 import { DataError } from "./errors.ts";
 
+/** Whether a file name is an atomic write's temporary file (`NAME.tmp-PID-RANDOM`), e.g. left by a kill. */
+export function isTempName(name: string): boolean {
+  return /\.tmp-\d+-[0-9a-z]+$/.test(name);
+}
+
 /** Writes `data` to `path` atomically (temp file + fsync + rename). Creates the parent folder if needed. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;

@@ -14,7 +14,7 @@
  * Every file is written atomically (temp file + rename, data/atomic_write.ts), so a killed run leaves either the
  * previous or the new version of each file, and `--resume` always finds a complete checkpoint.
  */
-import { writeFileAtomic } from "./atomic_write.ts";
+import { isTempName, writeFileAtomic } from "./atomic_write.ts";
 import { DataError } from "./errors.ts";
 import { joinPath } from "./file_source.ts";
 
@@ -151,11 +151,37 @@ export class RunFolder {
     return this.file(name);
   }
 
+  /** The path of the checkpoint of `step`. */
+  checkpointPath(step: number): string {
+    return this.file(this.#checkpointName(step));
+  }
+
   /** The newest checkpoint's path and bytes, or null when the run has none. */
   async latestCheckpoint(): Promise<{ step: number; path: string; bytes: Uint8Array } | null> {
     const steps = await this.checkpointSteps();
     if (steps.length === 0) return null;
-    const step = steps[steps.length - 1], path = this.file(this.#checkpointName(step));
+    const step = steps[steps.length - 1], path = this.checkpointPath(step);
     return { step, path, bytes: await Deno.readFile(path) };
+  }
+
+  /**
+   * Removes temporary files of interrupted atomic writes (`*.tmp-PID-RANDOM`, data/atomic_write.ts) in the run
+   * folder, checkpoints/ and renders/; returns the names removed. Only for a run no other process writes to.
+   */
+  async removeOrphanTemps(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const sub of ["", "checkpoints", "renders"]) {
+      const dir = sub ? this.file(sub) : this.path;
+      try {
+        for await (const e of Deno.readDir(dir)) {
+          if (!e.isFile || !isTempName(e.name)) continue;
+          await Deno.remove(joinPath(dir, e.name));
+          removed.push(sub ? `${sub}/${e.name}` : e.name);
+        }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    return removed.sort();
   }
 }

@@ -85,7 +85,11 @@ Deno.test("dashboard api: pages, info, validation, render, controls, downloads",
     assert.equal(r.status, 400);
     r = await postJson(`${base}/api/render`, { camera: 0, timestep: 0, yaw: "left" });
     assert.equal(r.status, 400);
-    r = await fetch(`${base}/api/render`, { method: "POST", body: "{not json" });
+    r = await fetch(`${base}/api/render`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
     assert.equal(r.status, 400);
     r = await postJson(`${base}/api/render`, { camera: 0, expression: new Array(20_000).fill(0.5) });
     assert.equal(r.status, 413);
@@ -135,43 +139,64 @@ Deno.test("dashboard api: pages, info, validation, render, controls, downloads",
   });
 });
 
-Deno.test("dashboard api: a token guards control, render and downloads, not the page or the stream", async () => {
+Deno.test("dashboard api: a token guards every route but the page; the printed URL sets a cookie", async () => {
   await withDashboard({ token: "s3cret" }, async (base, d) => {
     assert.match(d.url, /\?token=s3cret$/);
     for (
       const [method, path] of [
         ["POST", "/api/control/pause"],
+        ["POST", "/api/control/stop"],
+        ["POST", "/api/control/snapshot"],
         ["POST", "/api/render"],
         ["POST", "/api/live"],
-        [
-          "GET",
-          "/api/download/avatar",
-        ],
+        ["GET", "/api/download/avatar"],
+        ["GET", "/api/download/npga"],
         ["GET", "/api/download/metrics"],
+        ["GET", "/api/info"],
+        ["GET", "/api/state"],
+        ["GET", "/api/events"],
       ]
     ) {
-      const r = await fetch(`${base}${path}`, { method, body: method === "POST" ? "{}" : undefined });
+      const body = method === "POST" ? "{}" : undefined, json = { "content-type": "application/json" };
+      const r = await fetch(`${base}${path}`, { method, headers: json, body });
       assert.equal(r.status, 401, path);
       assert.match(await errorOf(r), /token/);
-      const w = await fetch(`${base}${path}`, {
-        method,
-        headers: { authorization: "Bearer wrong" },
-        body: method === "POST" ? "{}" : undefined,
-      });
-      assert.equal(w.status, 401, path);
-      await w.body?.cancel();
+      const wrong: Record<string, string>[] = [
+        { authorization: "Bearer wrong" },
+        { authorization: "Bearer s3cre" },
+        { cookie: "npga_token=s3cretX" },
+      ];
+      for (const headers of wrong) {
+        const w = await fetch(`${base}${path}`, { method, headers: { ...json, ...headers }, body });
+        assert.equal(w.status, 401, `${path} ${JSON.stringify(headers)}`);
+        await w.body?.cancel();
+      }
+      // A token in the query string is not accepted (links would leak it).
+      const q = await fetch(`${base}${path}?token=s3cret`, { method, headers: json, body });
+      assert.equal(q.status, 401, `${path}?token=`);
+      await q.body?.cancel();
     }
     let r = await postJson(`${base}/api/control/pause`, {}, { authorization: "Bearer s3cret" });
     assert.equal(r.status, 200);
     await r.body?.cancel();
-    r = await fetch(`${base}/api/download/metrics?token=s3cret`);
+    r = await fetch(`${base}/api/download/metrics`, { headers: { cookie: "npga_token=s3cret" } });
     assert.equal(r.status, 200);
     await r.body?.cancel();
     r = await fetch(`${base}/`);
-    assert.equal(r.status, 200);
+    assert.equal(r.status, 200, "the page itself needs no token");
     await r.body?.cancel();
-    r = await fetch(`${base}/api/state`);
-    assert.equal(r.status, 200);
+    // Opening the printed URL stores the token in an HttpOnly, SameSite=Strict cookie and drops it from the URL.
+    r = await fetch(d.url, { redirect: "manual" });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.get("location"), "/");
+    assert.match(
+      r.headers.get("set-cookie") ?? "",
+      /^npga_token=s3cret; Path=\/; HttpOnly; SameSite=Strict$/,
+    );
+    await r.body?.cancel();
+    r = await fetch(`${base}/?token=wrong`, { redirect: "manual" });
+    assert.equal(r.status, 200, "a wrong token sets no cookie");
+    assert.equal(r.headers.get("set-cookie"), null);
     await r.body?.cancel();
   });
   assert.ok(isLoopback("127.0.0.1") && isLoopback("localhost") && isLoopback("::1"));

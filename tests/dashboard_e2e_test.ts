@@ -1,6 +1,6 @@
 /**
  * End-to-end: a real short training run with the dashboard, driven in headless Chromium (playwright-core).
- * The page loads and connects, the loss chart gains points, the live panel updates, moving an expression
+ * The page is opened with the printed token URL (which sets the token cookie), loads and connects, the loss chart gains points, the live panel updates, moving an expression
  * slider produces a new render, pause and resume work, and the downloaded avatar file decodes as a checkpoint.
  * A screenshot goes to test-output/dashboard_e2e.png. Skipped (with a message) when /usr/bin/chromium is
  * absent (Debian: apt-get install -y chromium).
@@ -44,6 +44,8 @@ Deno.test({
       config: trainer.config,
       liveEvery: 1,
       liveIntervalMs: 300,
+      // With a token: the printed URL sets the cookie that every request of the page then carries.
+      token: "e2e-t0ken",
     });
     fwd.push(d.listener);
     d.attach(trainer);
@@ -65,6 +67,7 @@ Deno.test({
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.goto(d.url);
+      assert.equal(new URL(page.url()).search, "", "the token left the address bar");
       await page.waitForSelector("#connection.ok", { timeout: 20_000 });
       const points = async () => Number(await page.getAttribute("#loss-chart", "data-points"));
       const p0 = await points();

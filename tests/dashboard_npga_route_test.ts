@@ -18,11 +18,11 @@ Deno.test("dashboard api: GET /api/download/npga is token-guarded and decodes as
     let r = await fetch(`${base}/api/download/npga`);
     assert.equal(r.status, 401);
     await r.body?.cancel();
-    r = await fetch(`${base}/api/download/npga?token=s3cret`);
+    r = await fetch(`${base}/api/download/npga`, { headers: { authorization: "Bearer s3cret" } });
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-disposition") ?? "", /avatar-step-0\.npga/);
     const npga = decodeNpga(new Uint8Array(await r.arrayBuffer()), "download.npga");
-    r = await fetch(`${base}/api/download/avatar?token=s3cret`);
+    r = await fetch(`${base}/api/download/avatar`, { headers: { cookie: "npga_token=s3cret" } });
     assert.equal(r.status, 200);
     const state = decodeCheckpoint(new Uint8Array(await r.arrayBuffer()), "download.safetensors");
     const want = state.avatar.cloud, got = npga.cloud;

@@ -59,7 +59,7 @@ Deno.test("dashboard stream: progress and a live image arrive; silent and vanish
   // And one whose connection is closed outright (as when a browser tab dies): it is unsubscribed at once.
   const before = d.session.hub.clients;
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(d.url).port) });
-  await tcp.write(new TextEncoder().encode("GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await tcp.write(new TextEncoder().encode("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   await tcp.read(new Uint8Array(4096));
   assert.ok(d.session.hub.clients >= before, "connected");
   const withTcp = d.session.hub.clients;

@@ -184,6 +184,23 @@ Deno.test("trainer: resuming from a serialized checkpoint matches an uninterrupt
   resumed.destroy();
 });
 
+Deno.test("trainer: checkpoints also on a wall-clock interval", async () => {
+  const gpu = await testGpu();
+  const { dataset, rig } = await smallHead();
+  const steps: number[] = [];
+  // 1e-6 minutes (60 us): every step is past the interval; no step-count checkpoints (checkpointEvery 0).
+  const trainer = await Trainer.create(gpu, {
+    dataset,
+    rig,
+    config: { ...SMALL, gaussians: 300, iters: 6, checkpointEvery: 0, checkpointMinutes: 1e-6, logEvery: 6 },
+    listeners: [(e) => void (e.kind === "checkpoint" && !e.final && steps.push(e.step))],
+  });
+  await trainer.run();
+  trainer.destroy();
+  assert.deepEqual(steps, [1, 2, 3, 4, 5]);
+  assert.equal(resolveTrainerConfig({}).checkpointMinutes, 5, "default: every 5 minutes");
+});
+
 Deno.test("trainer config: defaults, overrides and named errors", () => {
   const c = resolveTrainerConfig({ iters: 10 });
   assert.equal(c.iters, 10);

@@ -15,9 +15,9 @@
 import type { AdamGroupState } from "../gpu/adam.ts";
 import { readSafetensors, type WritableTensors, writeSafetensors } from "../data/safetensors.ts";
 import { DataError } from "../data/errors.ts";
+import { checkLength, CHECKPOINT_FIX, parseCheckpointMeta } from "./checkpoint_meta.ts";
 import type { AvatarSnapshot } from "./avatar.ts";
 import type { ForwardFieldConfig } from "./distill.ts";
-import type { PoseConstants } from "./pose.ts";
 import type { PriorConfig } from "./prior.ts";
 import type { RefineCnnConfig } from "./refine_cnn.ts";
 
@@ -91,25 +91,10 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
 /** Parses checkpoint bytes; `file` names the source in a `DataError` when something is missing. */
 export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
   const st = readSafetensors(bytes, file);
-  const fix = "The checkpoint may come from another version or be damaged; start a new run without --resume";
+  const fix = CHECKPOINT_FIX;
   const raw = st.metadata[KEY];
   if (!raw) throw new DataError(file, `has no '${KEY}' metadata`, fix);
-  const meta = JSON.parse(raw) as {
-    version: number;
-    step: number;
-    salt: number;
-    lrFactor: number;
-    shDegree: number;
-    featureDim: number;
-    constants: PoseConstants;
-    adamSteps: Record<string, number>;
-    field: ForwardFieldConfig | null;
-    prior: (Omit<PriorConfig, "identity"> & { identity: number[] }) | null;
-    cnn?: RefineCnnConfig | null;
-  };
-  if (meta.version !== 1) {
-    throw new DataError(file, `checkpoint version ${meta.version} is not supported`, fix);
-  }
+  const meta = parseCheckpointMeta(raw, file);
   const get = (name: string): Float32Array => {
     const x = st.tensors.get(name);
     if (!x || !(x.data instanceof Float32Array)) {
@@ -118,23 +103,35 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
     return x.data;
   };
   const means = get("avatar.means");
+  const N = means.length / 3, K = (meta.shDegree + 1) ** 2, F = meta.featureDim;
+  if (!Number.isInteger(N) || N === 0) {
+    throw new DataError(
+      file,
+      `tensor avatar.means has ${means.length} values, not a positive multiple of 3`,
+      fix,
+    );
+  }
+  const sized = (name: string, per: number, why: string) => {
+    const x = get(name);
+    checkLength(file, name, x.length, N * per, `${N} Gaussians x ${why}`);
+    return x;
+  };
   const cloud = {
-    count: means.length / 3,
+    count: N,
     shDegree: meta.shDegree,
     means,
-    quats: get("avatar.quats"),
-    logScales: get("avatar.logScales"),
-    opacityLogits: get("avatar.opacityLogits"),
-    sh: get("avatar.sh"),
-    features: get("avatar.features"),
+    quats: sized("avatar.quats", 4, `4`),
+    logScales: sized("avatar.logScales", 3, `3`),
+    opacityLogits: sized("avatar.opacityLogits", 1, `1`),
+    sh: sized("avatar.sh", K * 3, `${K} SH coefficients x 3`),
+    features: sized("avatar.features", F, `${F} features`),
     featureDim: meta.featureDim,
   };
-  const adam: AdamGroupState[] = Object.entries(meta.adamSteps).map(([name, step]) => ({
-    name,
-    step,
-    m: get(`adam.${name}.m`),
-    v: get(`adam.${name}.v`),
-  }));
+  const adam: AdamGroupState[] = Object.entries(meta.adamSteps).map(([name, step]) => {
+    const m = get(`adam.${name}.m`), v = get(`adam.${name}.v`);
+    checkLength(file, `adam.${name}.v`, v.length, m.length, `as many as adam.${name}.m`);
+    return { name, step, m, v };
+  });
   return {
     step: meta.step,
     salt: meta.salt,
@@ -148,7 +145,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): TrainState {
         params: get("prior.params"),
       }
       : null,
-    density: st.tensors.has("density.stats") ? get("density.stats") : null,
+    density: st.tensors.has("density.stats") ? sized("density.stats", 4, "4 statistics") : null,
     cnn: meta.cnn ? { config: meta.cnn, params: get("cnn.params") } : null,
   };
 }

@@ -315,7 +315,10 @@ export class Trainer {
     });
   }
 
-  /** Runs the loop to `config.iters` (or until `stop()`), evaluating and checkpointing as configured. */
+  /**
+   * Runs the loop to `config.iters` (or until `stop()`), evaluating and checkpointing as configured: every
+   * `checkpointEvery` steps and every `checkpointMinutes` of wall-clock time.
+   */
   async run(): Promise<TrainSummary> {
     const c = this.config, t0 = performance.now();
     if (!this.#lastGood) this.#lastGood = await this.state();
@@ -324,7 +327,7 @@ export class Trainer {
       phase: "train",
       message: `training ${c.iters} steps from step ${this.step}`,
     });
-    let bad = 0, windowStart = performance.now(), windowSteps = 0;
+    let bad = 0, windowStart = performance.now(), windowSteps = 0, lastCheckpoint = performance.now();
     while (this.step < c.iters) {
       await this.#control.waitWhilePaused();
       if (this.#control.stopRequested) break;
@@ -360,9 +363,13 @@ export class Trainer {
         windowSteps = 0;
       }
       if (c.evalEvery > 0 && this.step % c.evalEvery === 0 && this.step < c.iters) await this.evaluate();
-      if (c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0 && this.step < c.iters) {
+      const byStep = c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0;
+      const byClock = c.checkpointMinutes > 0 &&
+        performance.now() - lastCheckpoint >= 60_000 * c.checkpointMinutes;
+      if ((byStep || byClock) && this.step < c.iters) {
         this.#lastGood = await this.state();
         await this.#emit({ kind: "checkpoint", step: this.step, state: this.#lastGood, final: false });
+        lastCheckpoint = performance.now();
       }
     }
     const stopped = this.step < c.iters;

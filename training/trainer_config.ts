@@ -18,6 +18,8 @@ export interface TrainerConfig {
   evalFrames: number;
   /** Keep a full-state checkpoint every this many steps (0 = only at the end). */
   checkpointEvery: number;
+  /** ... and whenever this many minutes of wall-clock time passed since the last one (0 = off). */
+  checkpointMinutes: number;
   /** Training views per step (frames of the same timestep, so they share one posing). */
   viewsPerStep: number;
   /** SH degree 0..3 of the Gaussians' colour. */
@@ -138,6 +140,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     evalEvery: 0,
     evalFrames: 16,
     checkpointEvery: 500,
+    checkpointMinutes: 5,
     viewsPerStep: 1,
     shDegree: 1,
     featureDim: 8,
@@ -200,6 +203,7 @@ const RULES: Record<NumericKey, Rule> = {
   evalEvery: INT(0),
   evalFrames: INT(0),
   checkpointEvery: INT(0),
+  checkpointMinutes: NUM(0),
   viewsPerStep: INT(1, 64),
   shDegree: INT(0, 3),
   featureDim: INT(0, 32),

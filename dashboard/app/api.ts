@@ -26,24 +26,43 @@ export interface Snapshot {
   image: ImageMessage | null;
 }
 
-/** The token from the page URL (`?token=`), if any. */
-export const token = new URLSearchParams(location.search).get("token");
+/**
+ * This page's id, sent with every request (`x-npga-client`): the server keeps only its newest waiting render.
+ * The token (when the server has one) travels in an HttpOnly cookie set when the printed URL was opened.
+ */
+export const clientId = crypto.randomUUID();
 
-/** URL with the token appended (for links). */
-export function withToken(path: string): string {
-  return token ? `${path}?token=${encodeURIComponent(token)}` : path;
+/** The error of a failed request, with the server's message. */
+export class RequestError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Fetches a same-origin route; throws a `RequestError` with the server's message when it fails. */
+export async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("x-npga-client", clientId);
+  let r: Response;
+  try {
+    r = await fetch(path, { ...init, headers, credentials: "same-origin" });
+  } catch (e) {
+    throw new RequestError(0, `the dashboard server did not answer (${(e as Error).message})`);
+  }
+  if (!r.ok) {
+    const msg = await r.json().then((j) => j.error).catch(() => r.statusText);
+    throw new RequestError(r.status, `${r.status}: ${msg}`);
+  }
+  return r;
 }
 
 /** POSTs JSON; returns the response or throws with the server's message. */
-export async function post(path: string, body: unknown = {}): Promise<Response> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
-  if (!r.ok) {
-    const msg = await r.json().then((j) => j.error).catch(() => r.statusText);
-    throw new Error(`${r.status}: ${msg}`);
-  }
-  return r;
+export function post(path: string, body: unknown = {}): Promise<Response> {
+  return request(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
 /** Seconds as "1h02m", "3m05s" or "12s". */

@@ -35,7 +35,7 @@ export function Chart(p: ChartProps) {
   const key = `${p.log}|${p.series.map((s) => s.label).join(",")}`;
   useEffect(() => {
     const el = box.current!;
-    const width = Math.max(el.clientWidth, 300);
+    const width = Math.max(el.clientWidth, 200);
     const scales: uPlot.Scales = { x: { time: false }, y: p.log ? { distr: 3 } : {} };
     const axes: uPlot.Axis[] = [{ label: p.xLabel ?? "step" }, { scale: "y", size: 60, values: tickLabels }];
     if (p.rightLabel) {

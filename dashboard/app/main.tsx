@@ -8,7 +8,7 @@ import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { type ImageMessage, type Info, post, type Snapshot, withToken } from "./api.ts";
+import { type ImageMessage, type Info, post, request, type Snapshot } from "./api.ts";
 import { Chart } from "./chart.tsx";
 import { StatusBar } from "./status.tsx";
 import { ExpressionPanel, LivePanel } from "./panels.tsx";
@@ -33,9 +33,10 @@ function App() {
   const [connected, setConnected] = useState(false);
   const [logScale, setLogScale] = useState(true);
   const [error, setError] = useState<string | null>(null);
+  const [controlError, setControlError] = useState<string | null>(null);
 
   useEffect(() => {
-    fetch("/api/info").then((r) => r.json()).then(setInfo).catch((e) => setError(String(e)));
+    request("/api/info").then((r) => r.json()).then(setInfo).catch((e) => setError((e as Error).message));
     const es = new EventSource("/api/events");
     const on = <T,>(name: string, f: (v: T) => void) =>
       es.addEventListener(name, (e) => f(JSON.parse((e as MessageEvent).data)));
@@ -74,9 +75,13 @@ function App() {
     return [steps, pick("val", "psnr"), pick("test", "psnr"), pick("val", "ssim"), pick("test", "ssim")];
   }, [snap?.evals]);
 
-  if (error) return <div class="error">Cannot reach the dashboard server: {error}</div>;
+  if (error) return <div class="error" id="load-error">The dashboard could not load: {error}</div>;
   if (!info || !snap) return <div>Connecting…</div>;
-  const act = (a: string) => post(`/api/control/${a}`).catch((e) => setError(String(e)));
+  // A failed control action is reported beside the buttons; the page stays as it is.
+  const act = (a: string) =>
+    post(`/api/control/${a}`).then(() => setControlError(null)).catch((e) =>
+      setControlError(`${a} failed: ${(e as Error).message}`)
+    );
   return (
     <div class="page">
       <header>
@@ -116,10 +121,16 @@ function App() {
             </button>
           </>
         )}
-        <a id="download-avatar" href={withToken("/api/download/avatar")} download>Download avatar</a>
-        <a id="download-npga" href={withToken("/api/download/npga")} download>Download .npga</a>
-        <a id="download-metrics" href={withToken("/api/download/metrics")} download>Download metrics JSON</a>
+        <a id="download-avatar" href="/api/download/avatar" download>Download avatar</a>
+        <a id="download-npga" href="/api/download/npga" download>Download .npga</a>
+        <a id="download-metrics" href="/api/download/metrics" download>Download metrics JSON</a>
       </div>
+      {controlError && (
+        <div class="error control-error" id="control-error" role="alert">
+          {controlError}
+          <button type="button" class="dismiss" onClick={() => setControlError(null)}>dismiss</button>
+        </div>
+      )}
       <div class="grid">
         <section>
           <label class="toggle">

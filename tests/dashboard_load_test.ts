@@ -1,0 +1,182 @@
+/**
+ * Bounded dashboard load: the stream cap (a clear 503), the step gate's newest-render-per-page queue, its
+ * queue cap and its GPU-time budget (dashboard jobs never take more than their share of training time), and the
+ * rate limits of snapshots and downloads (429 with Retry-After).
+ */
+import assert from "node:assert/strict";
+import { startDashboard } from "../dashboard/start.ts";
+import { GateFullError, StepGate, SupersededError } from "../dashboard/step_gate.ts";
+import { tinyTrainer } from "./dashboard_fixture.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A trainer stand-in whose steps take `ms` of wall time. */
+function fakeTrainer(ms: number) {
+  return {
+    steps: 0,
+    /** Wall time spent inside steps. */
+    ms: 0,
+    async trainStep() {
+      const t0 = performance.now();
+      await sleep(ms);
+      this.steps++;
+      this.ms += performance.now() - t0;
+    },
+    evaluate: () => Promise.resolve(),
+    state: () => Promise.resolve(),
+  };
+}
+
+Deno.test("step gate: a page's newer render replaces its queued one; a full queue refuses", async () => {
+  const t = fakeTrainer(30);
+  const gate = new StepGate(t, { maxQueue: 2 });
+  const step = t.trainStep();
+  const ran: string[] = [];
+  const job = (name: string) => () => (ran.push(name), Promise.resolve(name));
+  const a1 = gate.run(job("a1"), "page-a");
+  const b1 = gate.run(job("b1"), "page-b");
+  const a2 = gate.run(job("a2"), "page-a");
+  await assert.rejects(a1, SupersededError);
+  await assert.rejects(gate.run(job("c1"), "page-c"), GateFullError);
+  assert.equal(gate.pending, 2);
+  await step;
+  assert.equal(await b1, "b1");
+  assert.equal(await a2, "a2");
+  // a2 took a1's place in the queue.
+  assert.deepEqual(ran, ["a2", "b1"], "the superseded and the refused job never ran");
+  gate.close();
+});
+
+Deno.test("step gate: dashboard jobs stay within their share of training time, and run once it idles", async () => {
+  const t = fakeTrainer(40);
+  const budget = 0.05, burstMs = 20, jobMs = 25;
+  const gate = new StepGate(t, { budget, burstMs, idleMs: 150, maxQueue: 64 });
+  let jobTime = 0, longest = 0, done = 0;
+  const pending: Promise<unknown>[] = [];
+  const first = t.trainStep(); // training is under way when the pages ask
+  for (let i = 0; i < 40; i++) {
+    pending.push(gate.run(async () => {
+      const t0 = performance.now();
+      await sleep(jobMs);
+      const dt = performance.now() - t0;
+      jobTime += dt;
+      longest = Math.max(longest, dt);
+      done++;
+    }));
+  }
+  await first;
+  for (let i = 1; i < 30; i++) await t.trainStep();
+  const atEnd = done, during = jobTime;
+  // Jobs took at most the budget of the steps' time, plus the saved-up burst, plus the one job that overdrew.
+  const allowed = budget * t.ms + burstMs + longest + 5;
+  assert.ok(
+    during <= allowed,
+    `jobs took ${during.toFixed(0)} ms beside ${t.ms.toFixed(0)} ms of steps (allowed ${allowed.toFixed(0)})`,
+  );
+  assert.ok(atEnd >= 2 && atEnd < 10, `${atEnd} of 40 jobs ran while training`);
+  // Training stops (paused or finished): the rest run after idleMs without credit.
+  await Promise.all(pending);
+  assert.equal(done, 40);
+  gate.close();
+});
+
+Deno.test("dashboard load: stream cap, snapshot and download rate limits", async () => {
+  const { trainer, dataset } = await tinyTrainer([]);
+  const d = await startDashboard({
+    dataset,
+    port: 0,
+    iters: 10,
+    limits: { maxClients: 2, snapshotIntervalMs: 60_000, downloadIntervalMs: 60_000 },
+  });
+  d.attach(trainer);
+  const base = d.url.replace(/\/$/, "");
+  const json = { "content-type": "application/json" };
+  const streams: ReadableStreamDefaultReader<Uint8Array>[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${base}/api/events`);
+      assert.equal(r.status, 200);
+      const reader = r.body!.getReader();
+      await reader.read();
+      streams.push(reader);
+    }
+    let r = await fetch(`${base}/api/events`);
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).error, /too many dashboard pages are open \(2\): close one/);
+    await streams.shift()!.cancel();
+    for (let i = 0; i < 50 && d.session.hub.clients > 1; i++) await sleep(20);
+    r = await fetch(`${base}/api/events`);
+    assert.equal(r.status, 200, "a closed page frees its place");
+    streams.push(r.body!.getReader());
+
+    r = await fetch(`${base}/api/control/snapshot`, { method: "POST", headers: json, body: "{}" });
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+    r = await fetch(`${base}/api/control/snapshot`, { method: "POST", headers: json, body: "{}" });
+    assert.equal(r.status, 429);
+    assert.match((await r.json()).error, /snapshots are allowed at most once every 60 s: try again in \d+ s/);
+    assert.ok(Number(r.headers.get("retry-after")) >= 59);
+    for (const what of ["avatar", "npga"]) {
+      r = await fetch(`${base}/api/download/${what}`);
+      assert.equal(r.status, 200, what);
+      await r.body?.cancel();
+      r = await fetch(`${base}/api/download/${what}`);
+      assert.equal(r.status, 429, what);
+      assert.ok(Number(r.headers.get("retry-after")) > 0);
+      await r.body?.cancel();
+    }
+  } finally {
+    for (const s of streams) await s.cancel().catch(() => {});
+    await d.close();
+    trainer.destroy();
+  }
+});
+
+Deno.test("dashboard load: a full render queue answers 503; a page's newer render supersedes its older", async () => {
+  const { trainer, dataset } = await tinyTrainer([]);
+  const d = await startDashboard({ dataset, port: 0, iters: 10, gate: { maxQueue: 2 } });
+  d.attach(trainer);
+  const base = d.url.replace(/\/$/, "");
+  const gate = d.session.attached!.gate;
+  // Hold the gate with a job of our own, so the requests below wait in its queue. (Attaching queued the first
+  // live panel, so the blocker may wait behind it: go on only once the blocker runs and the queue is empty.)
+  let release: (() => void) | undefined;
+  const blocker = gate.run(() => new Promise<void>((r) => (release = r)));
+  for (let i = 0; i < 3000 && !release; i++) await sleep(10);
+  assert.ok(release, "the blocking job runs");
+  assert.equal(gate.pending, 0);
+  const render = (page: string) =>
+    fetch(`${base}/api/render`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-npga-client": page },
+      body: JSON.stringify({ camera: dataset.cameras[0].index, timestep: 0 }),
+    });
+  try {
+    const a1 = render("a"), b1 = render("b");
+    for (let i = 0; i < 200 && gate.pending < 2; i++) await sleep(10);
+    assert.equal(gate.pending, 2);
+    const c1 = await render("c");
+    assert.equal(c1.status, 503);
+    assert.match((await c1.json()).error, /the dashboard is busy \(2 renders waiting\)/);
+    assert.equal(c1.headers.get("retry-after"), "1");
+    const a2 = render("a");
+    const old = await a1;
+    assert.equal(old.status, 409);
+    assert.deepEqual(await old.json(), {
+      error: "replaced by a newer request from the same page",
+      superseded: true,
+    });
+    release!();
+    await blocker;
+    const [ra, rb] = await Promise.all([a2, b1]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    assert.equal(ra.headers.get("content-type"), "image/png");
+    await ra.body?.cancel();
+    await rb.body?.cancel();
+  } finally {
+    release?.();
+    await d.close();
+    trainer.destroy();
+  }
+});
