@@ -174,6 +174,7 @@ export async function readBuffer(
   });
   if (bytes > 0) gpu.encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
   gpu.flush();
+  gpu.waits++;
   try {
     await staging.mapAsync(GPUMapMode.READ);
   } catch (e) {
