@@ -83,6 +83,8 @@ function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   if (args.values["no-cnn"]) c.cnn = false;
   set("cnnAfter", numberOption(args, "cnn-after", { min: 0, max: 1 }));
   set("cnnWidth", num(args, "cnn-width", { min: 1, max: 32 }));
+  set("syncEvery", num(args, "sync-every", { max: 256 }));
+  set("imageBudgetMiB", num(args, "image-budget"));
   return c;
 }
 
@@ -283,6 +285,18 @@ export const trainCommand: Command = {
       type: "string",
       value: "MODE",
       description: "dynamic (mean gradient over the views where a Gaussian shows) or basic (3DGS)",
+    },
+    "sync-every": {
+      type: "string",
+      value: "N",
+      description: "streamed steps: wait for the GPU once every N steps (0: wait inside every step)",
+      default: "20",
+    },
+    "image-budget": {
+      type: "string",
+      value: "MIB",
+      description: "GPU memory for resident training images (over it they are uploaded every step)",
+      default: "1024",
     },
     downscale: { type: "string", value: "N", description: "downscale the dataset images by N", default: "1" },
     resume: {

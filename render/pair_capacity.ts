@@ -69,6 +69,11 @@ export class PairCapacity {
     return total > recordedWith;
   }
 
+  /** Sets the capacity (tests force overflows with it). */
+  reset(n: number): void {
+    this.#value = Math.max(1, Math.min(this.limit, Math.ceil(n)));
+  }
+
   /** Raises the capacity to at least `n` (e.g. after the Gaussian count grew). */
   atLeast(n: number): void {
     const v = Math.min(this.limit, Math.ceil(n));
