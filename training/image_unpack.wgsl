@@ -2,10 +2,10 @@
 // tensor of a step, through a 256-entry table (table[b] = b / 255 rounded once to f32, as the CPU path does).
 //
 // Buffers:
-//   packed [words] u32   every resident image, each starting at a word boundary
+//   packed [words] u32   one chunk of the resident images (image_store.ts), each starting at a word boundary
 //   table  [256] f32     byte -> value
 //   out    [V, H, W, 3] f32   the step's targets; this dispatch writes elements [dst, dst + count)
-// Uniform: src (first word of the image in packed), dst, count (bytes of the image). Grid: linear.
+// Uniform: src (first word of the image in this chunk), dst, count (bytes of the image). Grid: linear.
 
 struct U {
   src: u32,
