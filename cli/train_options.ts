@@ -79,6 +79,18 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     default: String(LAP_DYNAMICS_DEFAULT),
   },
   "no-densify": { type: "boolean", description: "no adaptive density control (clone / split / prune)" },
+  "sync-every": {
+    type: "string",
+    value: "N",
+    description: "streamed steps: wait for the GPU once every N steps (0: wait inside every step)",
+    default: "20",
+  },
+  "image-budget": {
+    type: "string",
+    value: "MIB",
+    description: "GPU memory for resident training images (over it they are uploaded every step)",
+    default: "1024",
+  },
   "no-mouth-cavity": {
     type: "boolean",
     description: "do not close the rig's open lip slit with a mouth cavity (rigs without a mouth interior)",
@@ -163,6 +175,8 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;
+  set("syncEvery", num(args, "sync-every", { max: 256 }));
+  set("imageBudgetMiB", num(args, "image-budget"));
   const mode = stringOption(args, "density-mode");
   if (mode !== undefined && mode !== "dynamic" && mode !== "basic") {
     throw new UsageError(`--density-mode must be dynamic or basic, got ${mode}`);

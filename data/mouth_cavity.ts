@@ -6,7 +6,8 @@
  * head. `addMouthCavity` closes the slit with a dark sack that reaches into the head:
  *
  * - the lip loop is the boundary loop (edges used by one triangle, followed in triangle order) with the largest
- *   share of `mouthVertices` (at least half); without one the rig is returned unchanged (`reason` says why);
+ *   share of `mouthVertices` (at least half; the longest of equal shares); without one, or with 8 or more rig vertices already inside the
+ *   region the sack would fill (a rig with teeth, tongue or a cavity), the rig is returned unchanged (`reason`);
  * - the sack has `rings` rings of the loop's vertex count between the loop and an apex placed `depth` times the
  *   loop's width behind the loop's centroid, along the loop's normal turned towards the inside of the head
  *   (towards the mesh's bounding-box centre). Ring j (s = j / (rings + 1)) lies on the line from each loop vertex
@@ -86,7 +87,11 @@ export function addMouthCavity<R extends CavityRig>(rig: R, opts: MouthCavityOpt
   let loop: number[] | null = null, best = 0.5;
   for (const l of boundaryLoops(rig.indices)) {
     const share = l.filter((v) => mouth.has(v)).length / l.length;
-    if (share >= best) [loop, best] = [l, share];
+    if (
+      share > best || (share === best && loop !== null && l.length > loop.length) || (share === best && !loop)
+    ) {
+      [loop, best] = [l, share];
+    }
   }
   if (!loop) return { rig, added: 0, loopVertices: 0, reason: "no open boundary loop around the mouth" };
   const P = rig.positions, V = P.length / 3, L = loop.length;
@@ -118,6 +123,19 @@ export function addMouthCavity<R extends CavityRig>(rig: R, opts: MouthCavityOpt
         Math.hypot(P[3 * a] - P[3 * b], P[3 * a + 1] - P[3 * b + 1], P[3 * a + 2] - P[3 * b + 2]),
       );
     }
+  }
+  // A rig with a mouth interior (teeth, tongue, a cavity of its own) has geometry where the sack would go.
+  let behind = 0;
+  const onLoop = new Set(loop);
+  for (let v = 0; v < V; v++) {
+    if (onLoop.has(v)) continue;
+    const r = [0, 1, 2].map((d) => P[3 * v + d] - c[d]);
+    const along = r[0] * dir[0] + r[1] * dir[1] + r[2] * dir[2];
+    const side = Math.hypot(r[0] - along * dir[0], r[1] - along * dir[1], r[2] - along * dir[2]);
+    if (along > 0.1 * width && along < depth * width && side < 0.3 * width) behind++;
+  }
+  if (behind >= 8) {
+    return { rig, added: 0, loopVertices: L, reason: "the rig already has geometry behind the mouth" };
   }
   const apex = c.map((x, d) => x + dir[d] * depth * width);
   const added = rings * L + 1, V2 = V + added;

@@ -4,7 +4,7 @@
  */
 import type { Gpu } from "./device.ts";
 import { dispatch, uniforms } from "./dispatch.ts";
-import { Tensor } from "./tensor.ts";
+import { readTensors, Tensor } from "./tensor.ts";
 import src from "./adam.wgsl" with { type: "text" };
 
 const WG = 256;
@@ -29,6 +29,41 @@ export interface AdamStepArgs extends AdamHyper {
   /** Elements to update (default: all of params after offset). */
   count?: number;
   offset?: number;
+  /** Gate the update on the GPU (see `AdamGate`); `step` is then the step count assuming no unseen skip. */
+  gate?: AdamGate;
+}
+
+/**
+ * A GPU-side update gate (training/update_gate.ts): `state` u32 [>= 2] holds [apply flag of the current step,
+ * steps skipped so far]; `knownSkips` is how many of those skips the CPU has seen, `pending` how many steps it
+ * has recorded since (at most that many unseen skips). A gated update does nothing when the flag is 0, and
+ * otherwise uses the bias correction of t = step - (unseen skips), so skipped steps never advance Adam.
+ */
+export interface AdamGate {
+  state: Tensor;
+  knownSkips: number;
+  pending: number;
+}
+
+const always = new WeakMap<Gpu, Tensor>();
+
+/** The open gate [1, 0] of ungated updates (one per device). */
+function openGate(gpu: Gpu): Tensor {
+  let t = always.get(gpu);
+  if (!t) always.set(gpu, t = Tensor.from(gpu, Uint32Array.from([1, 0]), [2], "adam.openGate"));
+  return t;
+}
+
+/** A storage buffer with `data`, freed after the next submit. */
+function ephemeral(gpu: Gpu, data: Float32Array): GPUBuffer {
+  const buf = gpu.device.createBuffer({
+    size: Math.max(16, data.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    label: "adam.bias",
+  });
+  gpu.device.queue.writeBuffer(buf, 0, data as BufferSource);
+  gpu.destroyAfterSubmit(buf);
+  return buf;
 }
 
 /** Records one Adam update of params[offset, offset + count) into the shared encoder. */
@@ -44,6 +79,12 @@ export function adamStep(gpu: Gpu, a: AdamStepArgs): void {
   if (!(a.step >= 1) || !Number.isInteger(a.step)) throw new Error(`adamStep: step must be an integer >= 1`);
   const b1 = a.beta1 ?? 0.9;
   const b2 = a.beta2 ?? 0.999;
+  const maxK = a.gate ? a.gate.pending : 0;
+  const bias = new Float32Array(2 * (maxK + 1));
+  for (let k = 0; k <= maxK; k++) {
+    const t = a.step - k;
+    if (t >= 1) bias.set([1 / (1 - b1 ** t), 1 / (1 - b2 ** t)], 2 * k);
+  }
   dispatch(gpu, gpu.pipeline(src, "main", { WG }, "adam"), {
     bindings: [
       a.params,
@@ -58,10 +99,12 @@ export function adamStep(gpu: Gpu, a: AdamStepArgs): void {
         { f32: b2 },
         { f32: a.eps ?? 1e-8 },
         { f32: a.weightDecay ?? 0 },
-        { f32: 1 / (1 - b1 ** a.step) },
-        { f32: 1 / (1 - b2 ** a.step) },
+        a.gate?.knownSkips ?? 0,
+        maxK,
         a.decoupled === false ? 0 : 1,
       ]),
+      a.gate?.state ?? openGate(gpu),
+      ephemeral(gpu, bias),
     ],
     workgroups: Math.ceil(count / WG),
   });
@@ -113,7 +156,12 @@ export interface AdamGroupState {
  */
 export class Adam {
   readonly gpu: Gpu;
-  #groups = new Map<string, { g: AdamGroup; m: Tensor; v: Tensor; step: number }>();
+  #groups = new Map<string, { g: AdamGroup; m: Tensor; v: Tensor; step: number; skipBase: number }>();
+  /**
+   * With a gate, every `step()` is gated on the GPU and counts as attempted; a group's Adam step is its attempted
+   * steps minus the skips since the group was set (`knownSkips` at `setGroup` is the base).
+   */
+  gate: AdamGate | null = null;
 
   constructor(gpu: Gpu, groups: AdamGroup[] = []) {
     this.gpu = gpu;
@@ -134,7 +182,7 @@ export class Adam {
       m.upload(state.m);
       v.upload(state.v);
     }
-    this.#groups.set(g.name, { g, m, v, step: state?.step ?? 0 });
+    this.#groups.set(g.name, { g, m, v, step: state?.step ?? 0, skipBase: this.gate?.knownSkips ?? 0 });
   }
 
   get groupNames(): string[] {
@@ -156,22 +204,26 @@ export class Adam {
     for (const [name, e] of this.#groups) {
       if (names && !names.includes(name)) continue;
       e.step++;
-      adamStep(this.gpu, { ...e.g, m: e.m, v: e.v, step: e.step });
+      const gate = this.gate ?? undefined;
+      adamStep(this.gpu, { ...e.g, m: e.m, v: e.v, step: this.#applied(e), gate });
     }
   }
 
-  /** Reads the moments and step counts back for a checkpoint. */
+  /** A group's Adam step count: attempted steps less the skips the CPU knows of (all of them, when drained). */
+  #applied(e: { step: number; skipBase: number }): number {
+    return e.step - (this.gate ? this.gate.knownSkips - e.skipBase : 0);
+  }
+
+  /** Reads the moments and step counts back for a checkpoint (with a gate: call it when every skip is known). */
   async state(): Promise<AdamGroupState[]> {
-    const out: AdamGroupState[] = [];
-    for (const [name, e] of this.#groups) {
-      out.push({
-        name,
-        step: e.step,
-        m: await e.m.read() as Float32Array,
-        v: await e.v.read() as Float32Array,
-      });
-    }
-    return out;
+    const groups = [...this.#groups.entries()];
+    const data = await readTensors(this.gpu, groups.flatMap(([, e]) => [e.m, e.v])) as Float32Array[];
+    return groups.map(([name, e], i) => ({
+      name,
+      step: this.#applied(e),
+      m: data[2 * i],
+      v: data[2 * i + 1],
+    }));
   }
 
   destroy(): void {

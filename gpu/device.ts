@@ -69,6 +69,11 @@ export class Gpu {
   /** Resolves when the device is lost; `lostError` is set then. */
   readonly lost: Promise<GPUDeviceLostInfo>;
   lostError: GpuLostError | null = null;
+  /**
+   * Number of times the CPU waited for the GPU so far (a `mapAsync` read-back through `readBuffer`, or `sync()`),
+   * for benchmarks that count waits per training step. Each costs at least one device poll (about 11 ms on Deno).
+   */
+  waits = 0;
 
   #pipelines = new Map<string, CachedPipeline>();
   #encoder: GPUCommandEncoder | null = null;
@@ -161,6 +166,7 @@ export class Gpu {
   /** Submits and waits until the GPU has finished everything; throws collected GPU errors. */
   async sync(): Promise<void> {
     this.flush();
+    this.waits++;
     await this.device.queue.onSubmittedWorkDone();
     await this.throwErrors();
   }

@@ -16,11 +16,17 @@ import { Tensor } from "./tensor.ts";
 export type Binding = Tensor | GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
 export interface DispatchOptions {
-  /** Bound to @group(0) @binding(i) in order. */
-  bindings: readonly Binding[];
+  /** Bound to @group(0) @binding(i) in order; null leaves binding i out (an entry point that does not use it). */
+  bindings: readonly (Binding | null)[];
   /** Workgroup grid. A single number is a 1-D count that is split when it exceeds 65,535. */
   workgroups: number | readonly [number, number?, number?];
   label?: string;
+  /**
+   * Dispatch indirectly: the grid is read on the GPU from 3 u32 at `offset` bytes of `buffer` (INDIRECT usage),
+   * computed by an earlier kernel; `workgroups` is then only the upper bound checked here (kernels still
+   * bounds-check against their element count).
+   */
+  indirect?: { buffer: GPUBuffer; offset?: number };
 }
 
 /** Computes the grid for a 1-D count of workgroups, splitting it over y when x would exceed the limit. */
@@ -54,13 +60,14 @@ export function dispatch(gpu: Gpu, pipeline: GPUComputePipeline, opts: DispatchO
   }
   const bindGroup = gpu.device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: opts.bindings.map(toEntry),
+    entries: opts.bindings.flatMap((b, i) => (b ? [toEntry(b, i)] : [])),
     label: opts.label ?? pipeline.label,
   });
   const pass = gpu.encoder.beginComputePass({ label: opts.label ?? pipeline.label });
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+  if (opts.indirect) pass.dispatchWorkgroupsIndirect(opts.indirect.buffer, opts.indirect.offset ?? 0);
+  else pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
   pass.end();
 }
 

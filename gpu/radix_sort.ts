@@ -23,6 +23,26 @@ export interface RadixSortOptions {
   bits?: number;
   /** Where temporaries come from; without one they are created and destroyed after the next submit. */
   pool?: TensorPool;
+  /**
+   * A GPU-side element count: only the first min(count, countFrom.tensor[countFrom.index]) elements are sorted,
+   * so a count computed on the GPU needs no read-back (`count` is then the capacity; elements between the GPU
+   * count and `count` are unspecified afterwards).
+   */
+  countFrom?: { tensor: Tensor; index: number };
+  /**
+   * Indirect dispatch arguments (3 u32 at `offset` bytes of a buffer with INDIRECT usage) giving the workgroups
+   * per pass, ceil(GPU count / SORT_TILE) as (x, 1, 1); only with `countFrom`.
+   */
+  indirect?: { buffer: GPUBuffer; offset: number };
+}
+
+const noCount = new WeakMap<Gpu, Tensor>();
+
+/** A one-element u32 tensor holding 0xffffffff (no GPU-side count), made once per device. */
+function allCount(gpu: Gpu): Tensor {
+  let t = noCount.get(gpu);
+  if (!t) noCount.set(gpu, t = Tensor.from(gpu, new Uint32Array([0xffffffff]), [1], "radix.noCount"));
+  return t;
 }
 
 /**
@@ -43,6 +63,7 @@ export function radixSort(gpu: Gpu, keys: Tensor, values: Tensor, opts: RadixSor
     throw new Error(`radixSort: count ${n} exceeds keys (${keys.size}) or values (${values.size})`);
   }
   if (keys.buffer === values.buffer) throw new Error("radixSort: keys and values must be different tensors");
+  if (opts.indirect && !opts.countFrom) throw new Error("radixSort: indirect needs countFrom");
   if (n <= 1) return;
   const pool = opts.pool;
   const nb = Math.ceil(n / SORT_TILE);
@@ -52,15 +73,26 @@ export function radixSort(gpu: Gpu, keys: Tensor, values: Tensor, opts: RadixSor
   const tmpK = temp(n, "radix keys"), tmpV = temp(n, "radix values");
   const histPipe = gpu.pipeline(src, "histogram", {}, "radix histogram");
   const scatterPipe = gpu.pipeline(src, "scatter", {}, "radix scatter");
+  const countT = opts.countFrom?.tensor ?? allCount(gpu);
+  const countIndex = opts.countFrom?.index ?? 0;
   let [inK, inV, outK, outV]: Tensor[] = [keys, values, tmpK, tmpV];
   const passes = Math.ceil(bits / BITS_PER_PASS);
   for (let p = 0; p < passes; p++) {
     const shift = p * BITS_PER_PASS;
     const width = Math.min(BITS_PER_PASS, bits - shift);
-    const u = uniforms(gpu, [n, shift, (1 << width) - 1, nb]);
-    dispatch(gpu, histPipe, { bindings: [inK, hist, u], workgroups: nb });
+    const u = uniforms(gpu, [n, shift, (1 << width) - 1, nb, countIndex]);
+    if (opts.indirect) hist.zero();
+    dispatch(gpu, histPipe, {
+      bindings: [inK, hist, u, null, null, null, countT],
+      workgroups: nb,
+      indirect: opts.indirect,
+    });
     exclusiveScan(gpu, hist, hist, { pool });
-    dispatch(gpu, scatterPipe, { bindings: [inK, hist, u, inV, outK, outV], workgroups: nb });
+    dispatch(gpu, scatterPipe, {
+      bindings: [inK, hist, u, inV, outK, outV, countT],
+      workgroups: nb,
+      indirect: opts.indirect,
+    });
     [inK, inV, outK, outV] = [outK, outV, inK, inV];
   }
   if (inK !== keys) {

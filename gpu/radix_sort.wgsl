@@ -7,10 +7,14 @@
 // Buffers:
 //   keys_in   [>= n]              u32 read        keys of this pass
 //   hist      [16 * nblocks]      u32 read_write  digit-major counts (histogram) / scanned offsets (scatter)
-//   u         uniform             n, shift, mask, nblocks
+//   u         uniform             n, shift, mask, nblocks, count_index
 //   vals_in   [>= n]              u32 read        payload of this pass
 //   keys_out  [>= n]              u32 read_write  keys reordered by this pass's digit
 //   vals_out  [>= n]              u32 read_write  payload moved with the keys
+//   count_buf [>= count_index + 1] u32 read       a GPU-side element count: the pass sorts
+//                                                 min(n, count_buf[count_index]) elements (0xffffffff: n)
+// With a GPU-side count the grid may be an indirect dispatch of fewer than nblocks workgroups; the caller
+// clears hist first, so blocks that do not run count as empty.
 // Grid: linear (wid.x + wid.y * nwg.x), one workgroup per tile; thread li owns tile elements
 // [li * ITEMS, li * ITEMS + ITEMS).
 
@@ -19,6 +23,7 @@ struct U {
   shift: u32,
   mask: u32,
   nblocks: u32,
+  count_index: u32,
 }
 
 @group(0) @binding(0) var<storage, read> keys_in: array<u32>;
@@ -27,6 +32,9 @@ struct U {
 @group(0) @binding(3) var<storage, read> vals_in: array<u32>;
 @group(0) @binding(4) var<storage, read_write> keys_out: array<u32>;
 @group(0) @binding(5) var<storage, read_write> vals_out: array<u32>;
+@group(0) @binding(6) var<storage, read> count_buf: array<u32>;
+
+fn element_count() -> u32 { return min(u.n, count_buf[u.count_index]); }
 
 const WG: u32 = 256u;
 const ITEMS: u32 = 8u;
@@ -46,9 +54,10 @@ fn histogram(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (li < RADIX) { atomicStore(&counts[li], 0u); }
   workgroupBarrier();
   let base = b * TILE;
+  let n = element_count();
   for (var j = 0u; j < ITEMS; j++) {
     let i = base + j * WG + li;
-    if (i < u.n) { atomicAdd(&counts[(keys_in[i] >> u.shift) & u.mask], 1u); }
+    if (i < n) { atomicAdd(&counts[(keys_in[i] >> u.shift) & u.mask], 1u); }
   }
   workgroupBarrier();
   if (b < u.nblocks && li < RADIX) { hist[li * u.nblocks + b] = atomicLoad(&counts[li]); }
@@ -60,6 +69,7 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let b = wid.x + wid.y * nwg.x;
   if (b >= u.nblocks) { return; }
   let start = b * TILE + li * ITEMS;
+  let n = element_count();
   var k: array<u32, ITEMS>;
   var rank: array<u32, ITEMS>;
   var own: array<u32, 8>;
@@ -68,7 +78,7 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   for (var j = 0u; j < ITEMS; j++) {
     let i = start + j;
     var d = RADIX;  // past-the-end elements match no digit
-    if (i < u.n) {
+    if (i < n) {
       k[j] = keys_in[i];
       d = (k[j] >> u.shift) & u.mask;
     }
@@ -110,7 +120,7 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   workgroupBarrier();
   for (var j = 0u; j < ITEMS; j++) {
     let i = start + j;
-    if (i < u.n) {
+    if (i < n) {
       let d = (k[j] >> u.shift) & u.mask;
       let s = (d & 1u) * 16u;
       let w = d >> 1u;

@@ -174,6 +174,7 @@ export async function readBuffer(
   });
   if (bytes > 0) gpu.encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
   gpu.flush();
+  gpu.waits++;
   try {
     await staging.mapAsync(GPUMapMode.READ);
   } catch (e) {
@@ -185,6 +186,50 @@ export async function readBuffer(
   staging.destroy();
   await gpu.throwErrors();
   return copy;
+}
+
+/**
+ * Reads several tensors back with one GPU wait (one staging buffer, one map), in order. Checkpoints and density
+ * control use it so that reading a whole training state costs one wait instead of one per tensor.
+ */
+export async function readTensors(gpu: Gpu, tensors: readonly Tensor[]): Promise<TypedArray[]> {
+  const offsets: number[] = [];
+  let bytes = 0;
+  for (const t of tensors) {
+    offsets.push(bytes);
+    bytes += roundBytes(t.byteSize);
+  }
+  if (tensors.length === 0) return [];
+  const staging = gpu.device.createBuffer({
+    size: roundBytes(bytes),
+    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    label: "readback",
+  });
+  tensors.forEach((t, i) => {
+    if (t.byteSize > 0) {
+      gpu.encoder.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], roundBytes(t.byteSize));
+    }
+  });
+  gpu.flush();
+  gpu.waits++;
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    await gpu.throwErrors();
+    throw e;
+  }
+  const mapped = staging.getMappedRange();
+  // Each result owns its own ArrayBuffer (callers may hand `.buffer` on, e.g. to file writers).
+  const out = tensors.map((t, i) => {
+    const copy = mapped.slice(offsets[i], offsets[i] + t.byteSize);
+    if (t.dtype === "f32") return new Float32Array(copy);
+    if (t.dtype === "u32") return new Uint32Array(copy);
+    return new Int32Array(copy);
+  });
+  staging.unmap();
+  staging.destroy();
+  await gpu.throwErrors();
+  return out;
 }
 
 /**

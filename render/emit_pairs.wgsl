@@ -8,7 +8,8 @@
 //   order    [V * N] u32       entry index i = v * N + n at depth-sorted position j
 //   counts   [V * N + 1] u32   tile counts in depth order (count[j] = tiles of order[j]; last is 0)
 //   offsets  [V * N + 1] u32   exclusive prefix sum of counts; offsets[V * N] = number of pairs
-//   pairKeys [P] u32           output: v * tilesX * tilesY + ty * tilesX + tx
+//   pairKeys [P] u32           output: v * tilesX * tilesY + ty * tilesX + tx (P = the capacity: pairs at
+//                              emit positions >= P are dropped; the render is then flagged as overflowed)
 //   pairVals [P] u32           output: entry index i
 //   rowBase  [V * N] u32       output: first emit position of each visible entry (untouched for culled ones)
 // Uniform: Frame, count = V * N. Grid: linear.
@@ -39,10 +40,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var o = offsets[j];
   row_base[i] = o;
   let view_base = v * fr.tiles_x * fr.tiles_y;
+  let cap = arrayLength(&pair_keys);
   for (var ty = y0; ty < y1; ty++) {
     for (var tx = x0; tx < x1; tx++) {
-      pair_keys[o] = view_base + ty * fr.tiles_x + tx;
-      pair_vals[o] = i;
+      if (o < cap) {
+        pair_keys[o] = view_base + ty * fr.tiles_x + tx;
+        pair_vals[o] = i;
+      }
       o++;
     }
   }

@@ -5,8 +5,13 @@
  *    box where alpha can reach 1/255, the binned tile rectangle — the 3-sigma rectangle cut to the tiles that box
  *    reaches — and its tile count; culled entries count 0 and are tallied in `stats`),
  * 2. depth keys (culls Gaussians with non-finite extra channels), stable radix sort of all entries by depth,
- * 3. tile counts gathered in depth order, exclusive scan; the total number of pairs is read back (one 4-byte
- *    readback per render, so buffers are sized exactly and nothing is ever dropped),
+ * 3. tile counts gathered in depth order, exclusive scan; pair_args.wgsl turns the total number of pairs into
+ *    the pair info (total, used, overflow flag, capacity) and the indirect dispatch arguments of steps 4's
+ *    sort and ranges, against the capacity the pair buffers get. `render` reads the total back first (one
+ *    4-byte read-back, one GPU wait) and uses it as the capacity, so nothing is ever dropped; `record` takes
+ *    the capacity from the caller and waits for nothing: when the total exceeds it, the pairs past the capacity
+ *    are dropped and `pairInfo` says so (the trainer reads it a few steps late, redoes that step with a larger
+ *    capacity and never applies the update of an overflowed render, train_step.ts),
  * 4. emit (tile, entry) pairs (the pairs of one entry get consecutive emit positions, which the backward uses as
  *    rows of a per-pair gradient buffer, so each entry's first position is kept), stable radix
  *    sort by the key v * tiles + tile using only ceil(log2(V * tiles)) bits (entries keep depth order inside a
@@ -14,11 +19,9 @@
  * 5. blend: one workgroup per 16x16 tile with entries staged in workgroup memory and per-8x4-block masks, each
  *    invocation owning `blocksPerThread` blocks of pixels in registers (see blend.wgsl).
  *
- * Measured on the 2-core lavapipe adapter, shared with other jobs (10k random Gaussians at 256², SH degree 3,
- * no extra channels, interleaved runs, minimum over 8): forward 230 -> 86 ms and forward+backward 607 -> 107 ms
- * against the code before the blend rewrite, while the float64 CPU reference forward took 673 ms (6.3x the
- * GPU forward+backward). With 8 extra channels: 267 -> 101 ms and 1137 -> 229 ms. Each call also waits at
- * least one 10 ms device poll for the pair-count readback and one for completion, and records about 45 passes.
+ * Measured on the 2-core lavapipe adapter (10k random Gaussians at 256², SH degree 3, minimum over 8 interleaved
+ * runs): forward 86 ms and forward+backward 107 ms after the blend rewrite (230 and 607 ms before), 6.3x faster
+ * than the float64 CPU reference forward; with 8 extra channels 101 and 229 ms. About 45 passes per call.
  *
  * Parameter tensors (all f32, flat): means [N, 3], quats [N, 4] (w, x, y, z; normalized inside), logScales
  * [N, 3], opacityLogits [N], sh [N, (deg + 1)^2, 3] (index (n * K + k) * 3 + c), extras [N, C].
@@ -27,7 +30,7 @@
  * transmittance, tile-list entries walked up to the last contributor).
  */
 import type { Gpu } from "../gpu/device.ts";
-import { dispatch } from "../gpu/dispatch.ts";
+import { dispatch, uniforms } from "../gpu/dispatch.ts";
 import { radixSort } from "../gpu/radix_sort.ts";
 import { exclusiveScan } from "../gpu/scan.ts";
 import { readBuffer, Tensor, TensorPool } from "../gpu/tensor.ts";
@@ -45,6 +48,8 @@ import cullSrc from "./cull_keys.wgsl" with { type: "text" };
 import gatherSrc from "./gather_counts.wgsl" with { type: "text" };
 import emitSrc from "./emit_pairs.wgsl" with { type: "text" };
 import rangesSrc from "./tile_ranges.wgsl" with { type: "text" };
+import pairArgsSrc from "./pair_args.wgsl" with { type: "text" };
+import { SORT_TILE } from "../gpu/radix_sort.ts";
 import blendSrc from "./blend.wgsl" with { type: "text" };
 
 /** Largest number of extra channels. */
@@ -91,8 +96,13 @@ export interface RenderOutput {
   aux: Tensor<"f32">;
   /** u32 [4], summed over views: visible, culled non-finite, behind the near plane, off-image or degenerate. */
   stats: Tensor<"u32">;
-  /** Number of (tile, Gaussian) pairs rendered. */
+  /**
+   * Capacity of the pair buffers: the number of (tile, Gaussian) pairs for `render`; for `record`, the caller's
+   * capacity (the pairs rendered are then `pairInfo[1]`).
+   */
   pairs: number;
+  /** u32 [4], on the GPU: total pairs, pairs used (min(total, capacity)), overflow flag (1: pairs dropped), capacity. */
+  pairInfo: Tensor<"u32">;
   /** [V * N, 16] projected records (layout in gaussian_common.wgsl). */
   proj: Tensor<"f32">;
   /** [P] entry index v * N + n of each tile-sorted pair. */
@@ -120,6 +130,17 @@ export interface RenderStats {
 export async function readRenderStats(out: RenderOutput): Promise<RenderStats> {
   const s = await out.stats.read();
   return { visible: s[0], nonFinite: s[1], behindNearPlane: s[2], offImage: s[3] };
+}
+
+/** What steps 1-3 of a render leave for the rest. */
+interface Front {
+  f: FrameInfo;
+  proj: Tensor<"f32">;
+  order: Tensor<"u32">;
+  sorted: Tensor<"u32">;
+  offsets: Tensor<"u32">;
+  stats: Tensor<"u32">;
+  extras: Tensor;
 }
 
 /** Forward renderer; `backward` lives in rasterize_backward.ts and takes the same rasterizer. */
@@ -207,16 +228,44 @@ export class GaussianRasterizer {
     }
   }
 
-  /** Renders `cameras` (one image size, at most 32 views) of the Gaussians. */
+  /**
+   * Renders `cameras` (one image size, at most 32 views) of the Gaussians, with pair buffers sized exactly: reads
+   * the pair count back (one GPU wait).
+   */
   async render(g: GaussianTensors, cameras: readonly Camera[]): Promise<RenderOutput> {
+    const front = this.#front(g, cameras);
+    const M = front.f.views * g.count;
+    const total = new Uint32Array(await readBuffer(this.gpu, front.offsets.buffer, 4, M * 4))[0];
+    return this.#back(g, front, total);
+  }
+
+  /**
+   * Records a render of `cameras` without waiting for the GPU: the pair buffers hold `capacity` pairs; when the
+   * render needs more, the pairs past it are dropped (a wrong image) and `pairInfo` flags the overflow, so the
+   * caller must check `pairInfo` (on the GPU or read later) before trusting the output.
+   */
+  record(g: GaussianTensors, cameras: readonly Camera[], capacity: number): RenderOutput {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new Error(`record: invalid pair capacity ${capacity}`);
+    }
+    return this.#back(g, this.#front(g, cameras), capacity);
+  }
+
+  /** Largest pair capacity the device allows (the backward's per-pair gradient rows must fit one binding). */
+  get maxPairs(): number {
+    return Math.floor(
+      this.gpu.limits.maxStorageBufferBindingSize / (4 * pairGradientStride(this.extraChannels)),
+    );
+  }
+
+  /** Steps 1-3 (projection, depth sort, tile counts and their scan). */
+  #front(g: GaussianTensors, cameras: readonly Camera[]): Front {
     this.validate(g);
     cameras.forEach((c, i) => validateCamera(c, `camera ${i}`));
     const gpu = this.gpu, pool = this.pool;
     const f = frameInfo(g.count, cameras, this.background);
-    const V = f.views, N = g.count, M = V * N, C = this.extraChannels;
-    const tiles = V * f.tilesX * f.tilesY;
-    const px = V * f.height * f.width;
-    const extras = C > 0 ? g.extras! : this.#dummy;
+    const V = f.views, N = g.count, M = V * N;
+    const extras = this.extraChannels > 0 ? g.extras! : this.#dummy;
 
     const proj = pool.acquire([Math.max(M, 1), 16], "f32", "raster.proj");
     const counts = pool.acquire([M], "u32", "raster.counts");
@@ -253,18 +302,39 @@ export class GaussianRasterizer {
     counts.destroy();
     const offsets = pool.acquire([M + 1], "u32", "raster.offsets");
     exclusiveScan(gpu, sorted, offsets, { pool });
-    const total = new Uint32Array(await readBuffer(gpu, offsets.buffer, 4, M * 4))[0];
-    // The backward keeps one gradient row of 12 + 4 ceil(C / 4) floats per pair (rasterize_backward.ts).
-    if (total * 4 * pairGradientStride(C) > gpu.limits.maxStorageBufferBindingSize) {
+    return { f, proj, order, sorted, offsets, stats, extras };
+  }
+
+  /** Steps 3 (pair info and indirect arguments for `capacity` pairs) to 5. */
+  #back(g: GaussianTensors, front: Front, capacity: number): RenderOutput {
+    const gpu = this.gpu, pool = this.pool;
+    const { f, proj, order, sorted, offsets, stats, extras } = front;
+    const V = f.views, M = V * g.count, C = this.extraChannels;
+    const tiles = V * f.tilesX * f.tilesY;
+    const px = V * f.height * f.width;
+    if (capacity > this.maxPairs) {
       throw new Error(
-        `render: ${total} tile/Gaussian pairs exceed the device's largest storage buffer ` +
+        `render: ${capacity} tile/Gaussian pairs exceed the device's largest storage buffer ` +
           `(${gpu.limits.maxStorageBufferBindingSize} bytes for the per-pair gradients); render fewer views ` +
           `per call or smaller images`,
       );
     }
+    const cap = Math.max(capacity, 1);
+    const pairInfo = pool.acquire([4], "u32", "raster.pairInfo");
+    const args = gpu.device.createBuffer({
+      size: 32,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT,
+      label: "raster.pairArgs",
+    });
+    gpu.destroyAfterSubmit(args);
+    const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
+    dispatch(gpu, gpu.pipeline(pairArgsSrc, "main", {}, "raster.pairArgs"), {
+      bindings: [offsets, pairInfo, args, uniforms(gpu, [M, capacity, SORT_TILE, WG, maxDim])],
+      workgroups: 1,
+    });
 
-    const pairKeys = pool.acquire([Math.max(total, 1)], "u32", "raster.pairKeys");
-    const pairVals = pool.acquire([Math.max(total, 1)], "u32", "raster.pairVals");
+    const pairKeys = pool.acquire([cap], "u32", "raster.pairKeys");
+    const pairVals = pool.acquire([cap], "u32", "raster.pairVals");
     const rowBase = pool.acquire([M], "u32", "raster.rowBase");
     dispatch(gpu, this.pipeline(emitSrc, { WG }, "raster.emitPairs"), {
       bindings: [proj, order, sorted, offsets, pairKeys, pairVals, rowBase, frameUniform(gpu, f, M)],
@@ -273,17 +343,20 @@ export class GaussianRasterizer {
     order.destroy();
     sorted.destroy();
     offsets.destroy();
-    if (total > 1) {
+    if (cap > 1) {
       radixSort(gpu, pairKeys, pairVals, {
-        count: total,
+        count: cap,
         bits: Math.max(1, Math.ceil(Math.log2(tiles))),
         pool,
+        countFrom: { tensor: pairInfo, index: 1 },
+        indirect: { buffer: args, offset: 0 },
       });
     }
     const ranges = pool.acquire([tiles, 2], "u32", "raster.ranges");
     dispatch(gpu, this.pipeline(rangesSrc, { WG }, "raster.tileRanges"), {
-      bindings: [pairKeys, ranges, frameUniform(gpu, f, total)],
-      workgroups: Math.ceil(total / WG),
+      bindings: [pairKeys, ranges, frameUniform(gpu, f, cap), pairInfo],
+      workgroups: Math.ceil(cap / WG),
+      indirect: { buffer: args, offset: 16 },
     });
     pairKeys.destroy();
 
@@ -305,14 +378,15 @@ export class GaussianRasterizer {
         workgroups: [f.tilesX, f.tilesY, V],
       },
     );
-    const owned = [proj, pairVals, ranges, rowBase, rgb, outExtras, aux, stats];
+    const owned = [proj, pairVals, ranges, rowBase, rgb, outExtras, aux, stats, pairInfo];
     return {
       frame: f,
       rgb,
       extras: outExtras,
       aux,
       stats,
-      pairs: total,
+      pairs: capacity,
+      pairInfo,
       proj,
       pairVals,
       ranges,

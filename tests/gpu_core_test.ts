@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dispatch, linearWorkgroups, uniforms } from "../gpu/dispatch.ts";
 import { GpuValidationError } from "../gpu/device.ts";
-import { Tensor, TensorPool } from "../gpu/tensor.ts";
+import { readTensors, Tensor, TensorPool } from "../gpu/tensor.ts";
 import { Rng } from "../gpu/rng.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
@@ -79,6 +79,20 @@ Deno.test("gpu: upload after recorded work does not change what that work saw", 
   tx.upload(new Float32Array([7, 8, 9]));
   assert.deepEqual([...await ty.read()], [1, 2, 3]);
   assert.deepEqual([...await tx.read()], [7, 8, 9]);
+});
+
+Deno.test("gpu: readTensors reads several tensors (odd sizes, dtypes, empty) with one wait", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(9);
+  const a = rng.floats(5), b = rng.uints(3), c = Int32Array.from([-7, 0, 7, 1 << 30]);
+  const ts = [Tensor.from(gpu, a), Tensor.from(gpu, b), Tensor.empty(gpu, [0]), Tensor.from(gpu, c)];
+  const w0 = gpu.waits;
+  const got = await readTensors(gpu, ts);
+  assert.equal(gpu.waits - w0, 1);
+  assert.deepEqual(got, [a, b, new Float32Array(0), c]);
+  assert.notEqual(got[0].buffer, got[1].buffer, "each result owns its buffer");
+  assert.deepEqual(await readTensors(gpu, []), []);
+  for (const t of ts) t.destroy();
 });
 
 Deno.test("gpu: pool reuses buffers and hands them out zeroed", async () => {

@@ -81,6 +81,15 @@ Deno.test("addMouthCavity leaves a rig without an open mouth loop, or without mo
   assert.equal(a.added, 0);
   assert.equal(a.rig, closed);
   assert.match(a.reason ?? "", /no open boundary loop/);
+  // Geometry behind the slit (a rig with its own mouth interior): left alone.
+  const V = rig.positions.length / 3, inner: number[] = [];
+  for (let i = 0; i < 9; i++) inner.push(0.045 + 0.002 * (i % 3), 0.05 + 0.002 * Math.floor(i / 3), 0.085);
+  const positions = new Float32Array([...rig.positions, ...inner]);
+  const grow = (a: Float32Array) => new Float32Array([...a, ...new Array(27).fill(0)]);
+  const withInterior = { ...rig, positions, colors: grow(rig.colors), deltas: rig.deltas.map(grow) };
+  const b = addMouthCavity(withInterior);
+  assert.equal(b.added, 0, `${V} + 9 vertices`);
+  assert.match(b.reason ?? "", /already has geometry behind the mouth/);
   const none = addMouthCavity({ ...rig, mouthVertices: new Uint32Array() });
   assert.equal(none.added, 0);
   assert.match(none.reason ?? "", /no mouth vertices/);

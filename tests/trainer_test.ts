@@ -86,43 +86,54 @@ Deno.test("trainer: a short run beats the mean-colour image on held-out expressi
   assert.ok(finalEval && finalEval.kind === "eval" && finalEval.images.length === 4, "test renders kept");
 });
 
-Deno.test("trainer: non-finite losses are skipped, then rolled back to the last checkpoint", async () => {
+Deno.test("trainer: non-finite losses are skipped, then rolled back to the last checkpoint (with waits and streamed)", async () => {
   const gpu = await testGpu();
   const { dataset, rig } = await smallHead();
-  const events: TrainerEvent[] = [];
-  const trainer = await Trainer.create(gpu, {
-    dataset,
-    rig,
-    config: { ...SMALL, gaussians: 500, iters: 12, checkpointEvery: 4, maxBadSteps: 3, logEvery: 1 },
-    listeners: [(e) => void events.push(e)],
-  });
-  let good: TrainState | null = null;
-  trainer.on(async (e) => {
-    if (e.kind === "checkpoint" && e.step === 4 && !good) {
-      good = e.state;
-      // Poison the colour of every Gaussian: every render (and so every loss) becomes NaN.
-      const sh = await trainer.avatar.params.sh.read() as Float32Array;
-      trainer.avatar.params.sh.upload(sh.map(() => NaN));
-    }
-  });
-  const summary = await trainer.run();
-  const skipped = events.filter((e) => e.kind === "skipped");
-  const rollbacks = events.filter((e) => e.kind === "rollback");
-  assert.equal(skipped.length, 3, "three poisoned steps are skipped");
-  assert.equal(rollbacks.length, 1);
-  const rb = rollbacks[0];
-  assert.ok(rb.kind === "rollback" && rb.toStep === 4 && rb.step === 7, JSON.stringify(rb));
-  assert.match(rb.kind === "rollback" ? rb.message : "", /rolled back to the checkpoint of step 4/);
-  // After the rollback training went on from step 4 to the end with finite losses.
-  assert.equal(summary.step, 12);
-  assert.equal(summary.rollbacks, 1);
-  const after = events.filter((e) => e.kind === "progress" && e.step > 4);
-  assert.ok(
-    after.length >= 8 && after.every((e) => e.kind === "progress" && Number.isFinite(e.losses.total)),
-  );
-  const sh = await trainer.avatar.params.sh.read();
-  assert.ok(sh.every(Number.isFinite), "parameters are finite after the rollback");
-  trainer.destroy();
+  // syncEvery 5: the poisoned steps are read back together and the step recorded after them is dropped.
+  for (const syncEvery of [0, 5]) {
+    const events: TrainerEvent[] = [];
+    const trainer = await Trainer.create(gpu, {
+      dataset,
+      rig,
+      config: {
+        ...SMALL,
+        gaussians: 500,
+        iters: 12,
+        checkpointEvery: 4,
+        maxBadSteps: 3,
+        logEvery: 1,
+        syncEvery,
+      },
+      listeners: [(e) => void events.push(e)],
+    });
+    let good: TrainState | null = null;
+    trainer.on(async (e) => {
+      if (e.kind === "checkpoint" && e.step === 4 && !good) {
+        good = e.state;
+        // Poison the colour of every Gaussian: every render (and so every loss) becomes NaN.
+        const sh = await trainer.avatar.params.sh.read() as Float32Array;
+        trainer.avatar.params.sh.upload(sh.map(() => NaN));
+      }
+    });
+    const summary = await trainer.run();
+    const skipped = events.filter((e) => e.kind === "skipped");
+    const rollbacks = events.filter((e) => e.kind === "rollback");
+    assert.equal(skipped.length, 3, "three poisoned steps are skipped");
+    assert.equal(rollbacks.length, 1);
+    const rb = rollbacks[0];
+    assert.ok(rb.kind === "rollback" && rb.toStep === 4 && rb.step === 7, JSON.stringify(rb));
+    assert.match(rb.kind === "rollback" ? rb.message : "", /rolled back to the checkpoint of step 4/);
+    // After the rollback training went on from step 4 to the end with finite losses.
+    assert.equal(summary.step, 12);
+    assert.equal(summary.rollbacks, 1);
+    const after = events.filter((e) => e.kind === "progress" && e.step > 4);
+    assert.ok(
+      after.length >= 8 && after.every((e) => e.kind === "progress" && Number.isFinite(e.losses.total)),
+    );
+    const sh = await trainer.avatar.params.sh.read();
+    assert.ok(sh.every(Number.isFinite), "parameters are finite after the rollback");
+    trainer.destroy();
+  }
 });
 
 Deno.test("trainer: resuming from a serialized checkpoint matches an uninterrupted run", async () => {
@@ -273,4 +284,46 @@ Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consis
   assert.deepEqual(st.prior?.params, await trainer.prior.mlp.getParams());
   assert.ok(st.adam.some((g) => g.name === "field" && g.step === 20));
   trainer.destroy();
+});
+
+Deno.test("trainer: streamed steps (one wait every 5) equal the path with waits, also through a pair-capacity redo", async () => {
+  const gpu = await testGpu();
+  const { dataset, rig } = await smallHead();
+  const config = { ...SMALL, gaussians: 800, iters: 14, logEvery: 1, checkpointEvery: 0, densifyEvery: 6 };
+  const run = async (syncEvery: number, shrink: boolean) => {
+    const events: TrainerEvent[] = [];
+    const t = await Trainer.create(gpu, {
+      dataset,
+      rig,
+      config: { ...config, syncEvery },
+      listeners: [(e) => void events.push(e)],
+    });
+    // A capacity far below the pair count: the first streamed step overflows and is redone.
+    if (shrink) t.shrinkPairCapacityForTest(64);
+    const w0 = gpu.waits;
+    const s = await t.run();
+    const waits = gpu.waits - w0;
+    const state = await t.state();
+    const redos = t.redos;
+    t.destroy();
+    const losses = events.flatMap((e) => e.kind === "progress" ? [e.losses.total] : []);
+    return { s, state, losses, waits, redos };
+  };
+  const sync = await run(0, false);
+  const streamed = await run(5, true);
+  assert.equal(sync.redos, 0);
+  assert.ok(streamed.redos >= 1, `redone ${streamed.redos} times`);
+  assert.equal(streamed.s.step, 14);
+  assert.equal(streamed.s.skipped, sync.s.skipped);
+  assert.deepEqual(streamed.losses, sync.losses, "the same losses at every logged step");
+  for (const f of ["means", "quats", "logScales", "opacityLogits", "sh", "features"] as const) {
+    assert.deepEqual(streamed.state.avatar.cloud[f], sync.state.avatar.cloud[f], f);
+  }
+  assert.deepEqual(streamed.state.avatar.detailParams, sync.state.avatar.detailParams, "G");
+  assert.deepEqual(streamed.state.adam.map((g) => g.step), sync.state.adam.map((g) => g.step));
+  assert.deepEqual(streamed.state.adam.map((g) => g.m), sync.state.adam.map((g) => g.m), "Adam moments");
+  console.log(`waits: ${sync.waits} with waits, ${streamed.waits} streamed (${streamed.redos} redo)`);
+  // With waits every step waits at least three times (pair count, loss, Laplacian terms); streamed only the
+  // drains do (evaluation, density control and state reads wait in both).
+  assert.ok(sync.waits - streamed.waits >= 2 * 14, `streamed ${streamed.waits} waits vs ${sync.waits}`);
 });

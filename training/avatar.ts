@@ -11,7 +11,7 @@
 import type { Adam, AdamGroup } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Mlp } from "../gpu/mlp.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { readTensors, Tensor } from "../gpu/tensor.ts";
 import type { GaussianCloud } from "../data/gaussian_cloud.ts";
 import { exponentialDecay } from "./schedule.ts";
 import {
@@ -151,15 +151,19 @@ export class Avatar {
   /** Reads the canonical Gaussians back as a `GaussianCloud` (features included). */
   async toCloud(): Promise<GaussianCloud> {
     const p = this.params;
+    const [means, quats, logScales, opacityLogits, sh, features] = await readTensors(
+      p.means.gpu,
+      [p.means, p.quats, p.logScales, p.opacityLogits, p.sh, p.features],
+    ) as Float32Array[];
     return {
       count: p.count,
       shDegree: this.constants.shDegree,
-      means: await p.means.read() as Float32Array,
-      quats: await p.quats.read() as Float32Array,
-      logScales: await p.logScales.read() as Float32Array,
-      opacityLogits: await p.opacityLogits.read() as Float32Array,
-      sh: await p.sh.read() as Float32Array,
-      features: await p.features.read() as Float32Array,
+      means,
+      quats,
+      logScales,
+      opacityLogits,
+      sh,
+      features,
       featureDim: this.constants.featureDim,
     };
   }

@@ -94,6 +94,15 @@ export class DeformationSource {
     return new StepDeformation(fs, md, this.rig);
   }
 
+  /** Records the step's F backward and cycle loss, the cycle residual's mean into `values` (no read). */
+  recordFieldBackward(d: StepDeformation, dDx: Tensor, cycleWeight: number, values: StepValues): void {
+    const sq = d.field!.recordBackward(dDx, cycleWeight);
+    if (sq) {
+      values.recordCycle(sq);
+      sq.destroy();
+    }
+  }
+
   /** Frees the rig (F and B belong to the trainer). */
   destroy(): void {
     this.rig?.destroy();

@@ -104,9 +104,9 @@ export class Densifier {
     return this.stats.stepBuffer();
   }
 
-  /** Records the fold of this step's statistics (after the rasterizer backward). */
-  accumulate(): void {
-    this.stats.accumulate();
+  /** Records the fold of this step's statistics (after the rasterizer backward; gated by `gate` when given). */
+  accumulate(gate?: Tensor): void {
+    this.stats.accumulate(gate);
   }
 
   /**

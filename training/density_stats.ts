@@ -24,6 +24,7 @@ export class DensityStats {
   readonly gpu: Gpu;
   #stats: Tensor;
   #step: Tensor;
+  #open: Tensor | null = null;
 
   /** Zero statistics for `count` Gaussians, or `initial` ([count, 4], e.g. from a checkpoint). */
   constructor(gpu: Gpu, count: number, initial?: Float32Array) {
@@ -49,11 +50,15 @@ export class DensityStats {
     return this.#step;
   }
 
-  /** Records the fold of the per-step buffer into the statistics (after the rasterizer backward). */
-  accumulate(): void {
+  /**
+   * Records the fold of the per-step buffer into the statistics (after the rasterizer backward); with `gate`
+   * (u32, update_gate.ts) only when gate[0] is not 0 on the GPU.
+   */
+  accumulate(gate?: Tensor): void {
     const n = this.count;
+    this.#open ??= Tensor.from(this.gpu, Uint32Array.from([1]), [1], "density.openGate");
     dispatch(this.gpu, this.gpu.pipeline(src, "main", { WG }, "density.stats"), {
-      bindings: [this.#step, this.#stats, uniforms(this.gpu, [n])],
+      bindings: [this.#step, this.#stats, uniforms(this.gpu, [n]), gate ?? this.#open],
       workgroups: Math.ceil(n / WG),
     });
   }
@@ -80,6 +85,7 @@ export class DensityStats {
 
   /** Frees the tensors. */
   destroy(): void {
+    this.#open?.destroy();
     this.#stats.destroy();
     this.#step.destroy();
   }

@@ -11,6 +11,7 @@
 //                         2: views in steps where the Gaussian contributed (gradient norm > 0: in the frustum
 //                            and not fully occluded; the "dynamic" denominator)
 //                         3: steps since it last contributed (0 in a step where it did)
+//   gate   [>= 1] u32   the update gate (update_gate.wgsl): gate[0] = 0 skips the fold (a skipped step)
 // Uniform: count = N. Grid: linear (wid.x + wid.y * nwg.x).
 
 struct Params { count: u32, _p0: u32, _p1: u32, _p2: u32 }
@@ -18,6 +19,7 @@ struct Params { count: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<storage, read> step: array<f32>;
 @group(0) @binding(1) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> gate: array<u32>;
 
 override WG: u32 = 128u;
 
@@ -25,7 +27,7 @@ override WG: u32 = 128u;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let n = (wid.x + wid.y * nwg.x) * WG + li;
-  if (n >= params.count) { return; }
+  if (n >= params.count || gate[0] == 0u) { return; }
   let grad = step[4u * n];
   let views = step[4u * n + 2u];
   let b = 4u * n;

@@ -8,8 +8,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import type { Frame } from "../data/dataset.ts";
-import { frameTargets } from "./frame_batches.ts";
+import type { Dataset, Frame } from "../data/dataset.ts";
+import { frameTargets, spreadFrames } from "./frame_batches.ts";
 import { type ImageBatchShape, PhotometricLoss } from "./photometric_loss.ts";
 
 /** Largest PSNR reported (identical images). */
@@ -133,4 +133,26 @@ export function sideBySide(img: EvalImage): { data: Uint8Array; width: number; h
     }
   }
   return { data: out, width: 2 * W, height: H };
+}
+
+/** Evaluates the val and test splits (`count` frames of each, spread), keeping `keepImages` test renders. */
+export async function evaluateSplits(
+  gpu: Gpu,
+  renderer: EvalRenderer,
+  dataset: Dataset,
+  count: number,
+  keepImages: number,
+): Promise<{ metrics: SplitMetrics[]; images: EvalImage[] }> {
+  const metrics: SplitMetrics[] = [];
+  let images: EvalImage[] = [];
+  for (const split of ["val", "test"] as const) {
+    const frames = spreadFrames(dataset.splits[split], count);
+    if (frames.length === 0) continue;
+    const r = await evaluateFrames(gpu, renderer, split, frames, {
+      keepImages: split === "test" ? keepImages : 0,
+    });
+    metrics.push(r.metrics);
+    if (split === "test") images = r.images;
+  }
+  return { metrics, images };
 }

@@ -45,19 +45,29 @@ export class FieldStep {
    * cycle residual read through `values` (0 without B). Only when `tuned`.
    */
   async backward(dDx: Tensor, cycleWeight: number, values: StepValues): Promise<number> {
+    const sq = this.recordBackward(dDx, cycleWeight);
+    if (!sq) return 0;
+    const cycle = await values.readCycle(sq);
+    sq.destroy();
+    return cycle;
+  }
+
+  /**
+   * Records F's backward and the weighted cycle loss without reading; returns the squared cycle residuals (null
+   * without B; destroy it after recording their reduction).
+   */
+  recordBackward(dDx: Tensor, cycleWeight: number): Tensor | null {
     if (!this.#acts) throw new Error("FieldStep.backward: F is not fine-tuned");
     this.field.backward(this.#acts, dDx);
     this.#acts = null;
-    if (!this.prior) return 0;
+    if (!this.prior) return null;
     const code = Tensor.from(this.gpu, this.z, undefined, "trainer.code");
     const sq = recordCycleLoss(this.field, this.prior, {
       points: this.means,
       code: { kind: "broadcast", codes: code },
     }, { weight: cycleWeight, accumulate: true });
-    const cycle = await values.readCycle(sq);
-    sq.destroy();
     code.destroy();
-    return cycle;
+    return sq;
   }
 
   /** Frees dx_F and any unused activations. */

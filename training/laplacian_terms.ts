@@ -69,6 +69,18 @@ export class LaplacianTerms {
     this.#losses = Tensor.empty(gpu, [2], "f32", "laplacian.losses");
   }
 
+  /** [2] f32: the last `forward`'s feature and dynamics losses (zero for a term that is off). */
+  get lossTensor(): Tensor {
+    return this.#losses;
+  }
+
+  /** Sets `lapFeatures` / `lapDynamics` of `losses` from values read elsewhere and adds them to its total. */
+  static addRead(losses: StepLosses, features: number, dynamics: number): void {
+    losses.lapFeatures = features;
+    losses.lapDynamics = dynamics;
+    losses.total += features + dynamics;
+  }
+
   /** Whether any term has a positive weight. */
   get enabled(): boolean {
     return this.options.features > 0 || this.options.dynamics > 0;

@@ -15,7 +15,8 @@ import type { PhotometricLoss } from "./photometric_loss.ts";
 import type { CanonicalTensors } from "./pose.ts";
 import type { StepLosses } from "./trainer_events.ts";
 
-const CYCLE = 3 + CANONICAL_FIELDS.length;
+/** Index of the cycle residual in the values buffer. */
+export const CYCLE = 3 + CANONICAL_FIELDS.length;
 
 /** Records and reads the per-step scalars (see the module comment). */
 export class StepValues {
@@ -25,6 +26,25 @@ export class StepValues {
   constructor(gpu: Gpu) {
     this.gpu = gpu;
     this.#values = Tensor.empty(gpu, [CYCLE + 1], "f32", "trainer.losses");
+  }
+
+  /** The values buffer [CYCLE + 1] f32 (layout in the module comment). */
+  get tensor(): Tensor {
+    return this.#values;
+  }
+
+  /** Records the copies and reductions of `read` without reading (a streamed step; update_gate.ts reads them). */
+  record(photometric: Tensor, regTerms: Tensor, params: CanonicalTensors): void {
+    this.gpu.encoder.copyBufferToBuffer(photometric.buffer, 0, this.#values.buffer, 0, 8);
+    reduce(this.gpu, regTerms, "sum", this.#values, { outOffset: 2 });
+    CANONICAL_FIELDS.forEach((f, i) =>
+      reduce(this.gpu, params[f], "sum", this.#values, { outOffset: 3 + i })
+    );
+  }
+
+  /** Records the mean of the squared cycle residuals `sq` into the cycle slot (no read). */
+  recordCycle(sq: Tensor): void {
+    reduce(this.gpu, sq, "mean", this.#values, { outOffset: CYCLE });
   }
 
   /**
@@ -37,11 +57,7 @@ export class StepValues {
     regTerms: Tensor,
     params: CanonicalTensors,
   ): Promise<{ losses: StepLosses; finite: boolean }> {
-    this.gpu.encoder.copyBufferToBuffer(photometric.buffer, 0, this.#values.buffer, 0, 8);
-    reduce(this.gpu, regTerms, "sum", this.#values, { outOffset: 2 });
-    CANONICAL_FIELDS.forEach((f, i) =>
-      reduce(this.gpu, params[f], "sum", this.#values, { outOffset: 3 + i })
-    );
+    this.record(photometric, regTerms, params);
     const v = await this.#values.read();
     const reg = v[2], finite = v.subarray(0, CYCLE).every(Number.isFinite);
     return { losses: { total: loss.lossFrom(v) + reg, l1: v[0], ssim: v[1], reg, cycle: 0 }, finite };
@@ -49,7 +65,7 @@ export class StepValues {
 
   /** Records the mean of the squared cycle residuals `sq` and reads it back. */
   async readCycle(sq: Tensor): Promise<number> {
-    reduce(this.gpu, sq, "mean", this.#values, { outOffset: CYCLE });
+    this.recordCycle(sq);
     return (await this.#values.read())[CYCLE];
   }
 

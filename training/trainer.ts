@@ -7,8 +7,9 @@
  *   2. dx_F = F(x_c, 0, z) (x_c is a stop-gradient input of F; F is frozen unless `fieldLr` > 0, see 5),
  *   3. pose (canonical + dx_F + G), rasterize, L1 + 0.2 (1 - SSIM) against the images, + offset regularizers
  *      + Laplacian terms on the features and on G's offsets over a kNN graph (laplacian_terms.ts),
- *   4. read the loss (and sums of the canonical parameters) back; if any is not finite, skip the update (the step still counts); after `maxBadSteps`
- *      consecutive skipped steps roll back to the last in-memory checkpoint with halved learning rates,
+ *   4. check the loss (and sums of the canonical parameters): if any is not finite, skip the update (the step
+ *      still counts; on the GPU when streamed, update_gate.ts); after `maxBadSteps` consecutive skipped steps
+ *      roll back to the last in-memory checkpoint with halved learning rates,
  *   5. rasterizer backward, pose backward (canonical parameters, features, G), Adam with the 3DGS schedules;
  *      with `fieldLr` > 0 also F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
  *      |F + B(x_c + F, z)|^2 over the Gaussians' centres (B frozen), so F is fine-tuned while staying consistent.
@@ -23,6 +24,8 @@
  * (dx_F via field_step.ts, or the mesh rig's offsets and rotations), step_values.ts (the scalars read back),
  * loop_control.ts (pause / stop), trainer_state.ts (state capture, restore, rollback messages). Density control
  * (densifier.ts) folds the backward's statistics in every step and clones / splits / prunes at scheduled steps.
+ * By default steps are streamed (`syncEvery`): recorded with no GPU wait, read back a few steps late
+ * (train_loop.ts handles the outcomes, update_gate.ts the GPU-side skip, pair-capacity redos).
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -36,21 +39,21 @@ import type { TrainState } from "./checkpoint.ts";
 import type { ForwardField } from "./distill.ts";
 import { DeformationSource } from "./deformation_source.ts";
 import { Densifier } from "./densifier.ts";
-import { type EvalImage, evaluateFrames, type SplitMetrics } from "./evaluate.ts";
-import { cameraExtent, frameCameras, spreadFrames } from "./frame_batches.ts";
+import { type EvalImage, evaluateSplits, type SplitMetrics } from "./evaluate.ts";
+import { cameraExtent, frameCameras } from "./frame_batches.ts";
 import { LoopControl } from "./loop_control.ts";
 import { RefineStage } from "./refine_stage.ts";
-import { StepRunner } from "./train_step.ts";
+import { type StepOutcome, StepRunner } from "./train_step.ts";
+import { type LoopTally, trainLoop } from "./train_loop.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type {
   FieldReport,
-  StepLosses,
   TrainerEvent,
   TrainerInputs,
   TrainerListener,
   TrainSummary,
 } from "./trainer_events.ts";
-import { buildModels } from "./trainer_setup.ts";
+import { buildModels, buildTrainingParts } from "./trainer_setup.ts";
 import {
   captureTrainState,
   divergenceError,
@@ -80,8 +83,14 @@ export class Trainer {
   #listeners: TrainerListener[];
   #salt = 0;
   #lrFactor = 1;
-  #skipped = 0;
+  #tally: LoopTally = { skipped: 0, bad: 0 };
   #rollbacks = 0;
+  /** Steps redone after a pair-capacity overflow (streamed steps). */
+  redos = 0;
+  /** Where the current loop ends (streamed steps drain there). */
+  #end = 0;
+  /** Outcomes read by `state()` between steps, handed to the loop with the next step's. */
+  #early: StepOutcome[] = [];
   #control = new LoopControl();
   #fieldParams: Float32Array | null = null;
   #lastGood: TrainState | null = null;
@@ -116,23 +125,15 @@ export class Trainer {
       extraChannels: 0,
       background: inputs.dataset.background,
     });
-    this.#adam = new Adam(gpu, avatar.adamGroups(config.iters, this.sceneScale));
-    if (this.#fineTunes) {
-      this.#adam.setGroup({
-        name: "field",
-        params: field!.mlp.params,
-        grads: field!.mlp.grads,
-        lr: config.fieldLr,
-      });
-    }
-    const mesh = config.deformation === "mesh" ? inputs.rig : null;
-    this.#deform = new DeformationSource(gpu, field, prior, this.#fineTunes, mesh);
-    this.densifier = config.densify ? new Densifier(gpu, config, avatar.count, this.sceneScale) : null;
-    const { shDegree, featureDim } = avatar.constants;
-    this.refine = config.cnn
-      ? new RefineStage(gpu, { ...config, shDegree, featureDim }, inputs.dataset.background)
-      : null;
-    this.refine?.bind(this.#adam);
+    const parts = buildTrainingParts(
+      gpu,
+      inputs,
+      config,
+      { avatar, field, prior },
+      this.#fineTunes,
+      this.sceneScale,
+    );
+    ({ adam: this.#adam, deform: this.#deform, densifier: this.densifier, refine: this.refine } = parts);
     const { raster, densifier, refine, sceneScale } = this, adam = this.#adam, deformation = this.#deform;
     const expression = (timestep: number) => this.expression(timestep);
     const models = { avatar, raster, adam, deformation, densifier, refine, sceneScale, expression };
@@ -234,28 +235,30 @@ export class Trainer {
       : await this.raster.render(posed, cams);
   }
 
-  /** One training step (see the module comment, train_step.ts); returns the losses and whether it applied. */
-  async trainStep(): Promise<{ losses: StepLosses; applied: boolean }> {
-    const r = await this.#steps.run(this.step, this.#salt, this.#lrFactor, this.#refining);
-    this.step++;
-    return r;
+  /**
+   * One training step (see the module comment, train_step.ts): the outcomes the loop handles in order. With
+   * waits, that step's; streamed, none, or when a wait is due those of every step since the last one.
+   */
+  async trainStep(): Promise<StepOutcome[]> {
+    const c = this.config, refining = this.#refining, at = ++this.step;
+    const due = this.#early.length > 0 || at >= this.#end || !!this.densifier?.due(at) ||
+      (c.evalEvery > 0 && at % c.evalEvery === 0) ||
+      (c.checkpointEvery > 0 && at % c.checkpointEvery === 0) ||
+      this.#control.paused || this.#control.stopRequested;
+    const out = await this.#steps.next(at - 1, this.#salt, this.#lrFactor, refining, due);
+    return [...this.#early.splice(0), ...out];
+  }
+
+  /** Sets the streamed steps' pair capacity (tests: forces an overflow and its redo). */
+  shrinkPairCapacityForTest(pairs: number): void {
+    this.#steps.capacity.reset(pairs);
   }
 
   /** Evaluates the val and test splits (`evalFrames` frames each), keeping `keepImages` test renders. */
   async evaluate(keepImages = 0): Promise<{ metrics: SplitMetrics[]; images: EvalImage[] }> {
-    const metrics: SplitMetrics[] = [];
-    let images: EvalImage[] = [];
-    for (const split of ["val", "test"] as const) {
-      const frames = spreadFrames(this.dataset.splits[split], this.config.evalFrames);
-      if (frames.length === 0) continue;
-      const r = await evaluateFrames(this.gpu, this, split, frames, {
-        keepImages: split === "test" ? keepImages : 0,
-      });
-      metrics.push(r.metrics);
-      if (split === "test") images = r.images;
-    }
-    await this.#emit({ kind: "eval", step: this.step, metrics, images });
-    return { metrics, images };
+    const r = await evaluateSplits(this.gpu, this, this.dataset, this.config.evalFrames, keepImages);
+    await this.#emit({ kind: "eval", step: this.step, ...r });
+    return r;
   }
 
   /** The models and optimizer as the state functions (trainer_state.ts) see them. */
@@ -278,8 +281,9 @@ export class Trainer {
     return !!this.refine?.active(this.step);
   }
 
-  /** The full training state (reads every tensor back). */
+  /** The full training state (reads every tensor back; streamed steps not yet read are read first). */
   async state(): Promise<TrainState> {
+    if (this.#steps.gate?.pending) this.#early.push(...await this.#steps.drain());
     const s = await captureTrainState(this.#parts, {
       step: this.step,
       salt: this.#salt,
@@ -316,6 +320,51 @@ export class Trainer {
   }
 
   /**
+   * Trains `steps` more steps (fewer at `config.iters`) with the loop's full handling (density control,
+   * progress, checkpoints) but no final evaluation or checkpoint: benchmarks time segments of a run with it.
+   */
+  async advance(steps: number): Promise<void> {
+    if (!this.#lastGood) this.#lastGood = await this.state();
+    await this.#loop(Math.min(this.config.iters, this.step + steps), performance.now());
+  }
+
+  /** The loop of `run` up to step `end` (train_loop.ts). */
+  #loop(end: number, t0: number): Promise<void> {
+    this.#end = end;
+    const steps = this.#steps, parts = () => this.#parts;
+    return trainLoop(
+      {
+        config: this.config,
+        control: this.#control,
+        densifier: this.densifier,
+        gaussians: () => this.avatar.count,
+        trainStep: () => this.trainStep(),
+        emit: (e) => this.#emit(e),
+        redo: (step) => (this.redos++, this.step = step, steps.gate!.clearHalt()),
+        rollback: async (bad, at) => {
+          this.step = at;
+          await this.#rollback(bad);
+          steps.gate?.clearHalt();
+        },
+        densify: async (at) => {
+          const before = this.avatar.count;
+          await this.#emit(await this.densifier!.apply(parts(), at));
+          steps.densityChanged(before, this.avatar.count);
+        },
+        evaluate: () => this.evaluate(),
+        checkpoint: async (at) => {
+          this.#lastGood = await this.state();
+          await this.#emit({ kind: "checkpoint", step: at, state: this.#lastGood, final: false });
+        },
+        step: () => this.step,
+      },
+      this.#tally,
+      end,
+      t0,
+    );
+  }
+
+  /**
    * Runs the loop to `config.iters` (or until `stop()`), evaluating and checkpointing as configured: every
    * `checkpointEvery` steps and every `checkpointMinutes` of wall-clock time.
    */
@@ -327,51 +376,7 @@ export class Trainer {
       phase: "train",
       message: `training ${c.iters} steps from step ${this.step}`,
     });
-    let bad = 0, windowStart = performance.now(), windowSteps = 0, lastCheckpoint = performance.now();
-    while (this.step < c.iters) {
-      await this.#control.waitWhilePaused();
-      if (this.#control.stopRequested) break;
-      const { losses, applied } = await this.trainStep();
-      windowSteps++;
-      if (!applied) {
-        this.#skipped++;
-        bad++;
-        await this.#emit({ kind: "skipped", step: this.step, losses });
-        if (bad >= c.maxBadSteps) {
-          await this.#rollback(bad);
-          bad = 0;
-        }
-        continue;
-      }
-      bad = 0;
-      if (this.densifier?.due(this.step)) {
-        await this.#emit(await this.densifier.apply(this.#parts, this.step));
-      }
-      if (this.step % c.logEvery === 0 || this.step === c.iters) {
-        const now = performance.now();
-        await this.#emit({
-          kind: "progress",
-          step: this.step,
-          iters: c.iters,
-          losses,
-          gaussians: this.avatar.count,
-          stepsPerSecond: (1000 * windowSteps) / Math.max(now - windowStart, 1e-3),
-          elapsedSeconds: (now - t0) / 1000,
-          phase: "train",
-        });
-        windowStart = now;
-        windowSteps = 0;
-      }
-      if (c.evalEvery > 0 && this.step % c.evalEvery === 0 && this.step < c.iters) await this.evaluate();
-      const byStep = c.checkpointEvery > 0 && this.step % c.checkpointEvery === 0;
-      const byClock = c.checkpointMinutes > 0 &&
-        performance.now() - lastCheckpoint >= 60_000 * c.checkpointMinutes;
-      if ((byStep || byClock) && this.step < c.iters) {
-        this.#lastGood = await this.state();
-        await this.#emit({ kind: "checkpoint", step: this.step, state: this.#lastGood, final: false });
-        lastCheckpoint = performance.now();
-      }
-    }
+    await this.#loop(c.iters, t0);
     const stopped = this.step < c.iters;
     let metrics: SplitMetrics[] = [];
     if (!stopped) {
@@ -392,7 +397,7 @@ export class Trainer {
     return {
       step: this.step,
       stopped,
-      skipped: this.#skipped,
+      skipped: this.#tally.skipped,
       rollbacks: this.#rollbacks,
       metrics,
       seconds: (performance.now() - t0) / 1000,

@@ -79,6 +79,15 @@ export interface TrainerConfig {
   /** Emit a progress event every this many steps. */
   logEvery: number;
   /**
+   * Streamed steps (train_step.ts `record`): submitted back to back with no GPU wait inside a step, one wait
+   * every this many steps to read their losses and flags (progress, dashboard, skips, rollbacks, pair-capacity
+   * redos come this many steps late at most; density control, evaluations and checkpoints wait too). 0: the
+   * path with waits, which reads the pair count, the loss and the Laplacian terms back inside every step.
+   */
+  syncEvery: number;
+  /** GPU memory for resident training images in MiB (streamed steps; images that do not fit are uploaded per step). */
+  imageBudgetMiB: number;
+  /**
    * How the Gaussians follow the expression: "npga" (forward field F + detail network G) or "mesh" (the mesh-rigged
    * baseline, mesh_rigged.ts: attached to the rig's triangles and moved by its blendshapes; no F, G frozen at 0).
    */
@@ -162,6 +171,8 @@ export function defaultTrainerConfig(): TrainerConfig {
     maxBadSteps: 3,
     maxRollbacks: 5,
     logEvery: 10,
+    syncEvery: 20,
+    imageBudgetMiB: 1024,
     deformation: "npga",
     densify: true,
     densityMode: "dynamic",
@@ -223,6 +234,8 @@ const RULES: Record<NumericKey, Rule> = {
   maxBadSteps: INT(1),
   maxRollbacks: INT(0),
   logEvery: INT(1),
+  syncEvery: INT(0, 256),
+  imageBudgetMiB: INT(0),
   densifyEvery: INT(0),
   densifyFrom: NUM(0, 1),
   densifyUntil: NUM(0, 1),

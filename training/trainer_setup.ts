@@ -5,9 +5,13 @@
  * with `fieldLr` > 0, F starts as the zero field and is learned only photometrically (the "no distillation"
  * ablation).
  */
+import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
 import { type Avatar, avatarFromCloud, type AvatarOptions } from "./avatar.ts";
+import { DeformationSource } from "./deformation_source.ts";
+import { Densifier } from "./densifier.ts";
+import { RefineStage } from "./refine_stage.ts";
 import { initAvatarFromRig } from "./avatar_init.ts";
 import { canonicalCode, headFrame } from "./deform_inputs.ts";
 import { fieldOffsets, formatFieldFit, measureFieldFit } from "./field_fit.ts";
@@ -171,4 +175,37 @@ export async function buildModels(
       })).avatar;
   }
   return { avatar, field, prior, report };
+}
+
+/** What the trainer optimizes with beside the models: Adam (groups bound), the deformation, density, CNN. */
+export interface TrainingParts {
+  adam: Adam;
+  deform: DeformationSource;
+  densifier: Densifier | null;
+  refine: RefineStage | null;
+}
+
+/** Builds the trainer's `TrainingParts` (F's Adam group only when `fineTunes`). */
+export function buildTrainingParts(
+  gpu: Gpu,
+  inputs: TrainerInputs,
+  config: TrainerConfig,
+  models: { avatar: Avatar; field: ForwardField | null; prior: ExpressionPrior | null },
+  fineTunes: boolean,
+  sceneScale: number,
+): TrainingParts {
+  const { avatar, field, prior } = models;
+  const adam = new Adam(gpu, avatar.adamGroups(config.iters, sceneScale));
+  if (fineTunes) {
+    adam.setGroup({ name: "field", params: field!.mlp.params, grads: field!.mlp.grads, lr: config.fieldLr });
+  }
+  const mesh = config.deformation === "mesh" ? inputs.rig : null;
+  const deform = new DeformationSource(gpu, field, prior, fineTunes, mesh);
+  const densifier = config.densify ? new Densifier(gpu, config, avatar.count, sceneScale) : null;
+  const { shDegree, featureDim } = avatar.constants;
+  const refine = config.cnn
+    ? new RefineStage(gpu, { ...config, shDegree, featureDim }, inputs.dataset.background)
+    : null;
+  refine?.bind(adam);
+  return { adam, deform, densifier, refine };
 }
