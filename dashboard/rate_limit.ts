@@ -15,4 +15,12 @@ export class Cooldown {
     this.#next = now + this.intervalMs;
     return 0;
   }
+
+  /**
+   * Starts the interval again from `now`: for an action that takes a while (a snapshot waits for the trainer's
+   * next sync point), so the interval counts from its end.
+   */
+  restart(now: number = performance.now()): void {
+    this.#next = Math.max(this.#next, now + this.intervalMs);
+  }
 }

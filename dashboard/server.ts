@@ -289,7 +289,12 @@ export function dashboardApp(
       case "snapshot": {
         if (!a.snapshot) throw new HttpError(409, "snapshots need a training run");
         cooldown(snapshots, "snapshots are allowed");
-        const where = await a.snapshot();
+        let where: string;
+        try {
+          where = await a.snapshot();
+        } finally {
+          snapshots.restart();
+        }
         s.hub.log("info", `snapshot saved: ${where}`);
         return c.json({ ok: true, saved: where });
       }
