@@ -198,17 +198,34 @@ Deno.test("trainer: resuming from a serialized checkpoint matches an uninterrupt
 Deno.test("trainer: checkpoints also on a wall-clock interval", async () => {
   const gpu = await testGpu();
   const { dataset, rig } = await smallHead();
-  const steps: number[] = [];
-  // 1e-6 minutes (60 us): every step is past the interval; no step-count checkpoints (checkpointEvery 0).
-  const trainer = await Trainer.create(gpu, {
-    dataset,
-    rig,
-    config: { ...SMALL, gaussians: 300, iters: 6, checkpointEvery: 0, checkpointMinutes: 1e-6, logEvery: 6 },
-    listeners: [(e) => void (e.kind === "checkpoint" && !e.final && steps.push(e.step))],
-  });
-  await trainer.run();
-  trainer.destroy();
-  assert.deepEqual(steps, [1, 2, 3, 4, 5]);
+  const checkpointed = async (syncEvery: number) => {
+    const steps: number[] = [];
+    // 1e-6 minutes (60 us): every step is past the interval; no step-count checkpoints (checkpointEvery 0).
+    const trainer = await Trainer.create(gpu, {
+      dataset,
+      rig,
+      config: {
+        ...SMALL,
+        gaussians: 300,
+        iters: 6,
+        checkpointEvery: 0,
+        checkpointMinutes: 1e-6,
+        logEvery: 6,
+        syncEvery,
+      },
+      listeners: [(e) => void (e.kind === "checkpoint" && !e.final && steps.push(e.step))],
+    });
+    await trainer.run();
+    trainer.destroy();
+    return steps;
+  };
+  // With a wait in every step, every step ends past the interval.
+  assert.deepEqual(await checkpointed(0), [1, 2, 3, 4, 5]);
+  // Streamed, the step after the interval has passed is synced and checkpointed (not every step: the step
+  // recorded right after a checkpoint starts before its interval ends).
+  const streamed = await checkpointed(20);
+  assert.ok(streamed.length >= 2, `streamed wall-clock checkpoints at ${streamed}`);
+  assert.ok(streamed.every((s, i) => s >= 1 && s <= 5 && (i === 0 || s > streamed[i - 1])), `${streamed}`);
   assert.equal(resolveTrainerConfig({}).checkpointMinutes, 5, "default: every 5 minutes");
 });
 

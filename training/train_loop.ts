@@ -2,7 +2,7 @@
  * The body of the training loop (trainer.ts `run` and `advance`): runs steps up to an end step and handles each
  * step's outcome in order: skips (a non-finite value) and the rollback after `maxBadSteps` of them in a row,
  * density control, progress events, evaluations and checkpoints (every `checkpointEvery` steps, and every
- * `checkpointMinutes` at the first sync point past the interval).
+ * `checkpointMinutes`: the host syncs the first step past the interval).
  *
  * Streamed steps (`syncEvery` N >= 1, the default): steps are recorded with no GPU wait (train_step.ts
  * `record`); every N steps, and before density control, evaluations, checkpoints, the end, a pause or a stop,
@@ -36,6 +36,8 @@ export interface LoopHost {
   evaluate(): Promise<unknown>;
   /** Takes the in-memory checkpoint after step `at` - 1 (and emits it). */
   checkpoint(at: number): Promise<void>;
+  /** Whether the wall-clock checkpoint interval has passed (the host also syncs the step when it has). */
+  clockCheckpointDue(): boolean;
   /** The next step to run. */
   step(): number;
 }
@@ -50,7 +52,7 @@ export interface LoopTally {
 /** Runs steps until the host's step reaches `end` or a stop is requested (see the module comment). */
 export async function trainLoop(host: LoopHost, tally: LoopTally, end: number, t0: number): Promise<void> {
   const c = host.config;
-  let windowStart = performance.now(), windowSteps = 0, lastCheckpoint = performance.now();
+  let windowStart = performance.now(), windowSteps = 0;
   while (host.step() < end) {
     await host.control.waitWhilePaused();
     if (host.control.stopRequested) break;
@@ -92,12 +94,8 @@ export async function trainLoop(host: LoopHost, tally: LoopTally, end: number, t
       if (c.evalEvery > 0 && at % c.evalEvery === 0 && at < c.iters) await host.evaluate();
       const byStep = c.checkpointEvery > 0 && at % c.checkpointEvery === 0;
       // By the clock only where no later step is recorded yet (the last outcome read at a sync point).
-      const byClock = c.checkpointMinutes > 0 && at === host.step() &&
-        performance.now() - lastCheckpoint >= 60_000 * c.checkpointMinutes;
-      if ((byStep || byClock) && at < c.iters) {
-        await host.checkpoint(at);
-        lastCheckpoint = performance.now();
-      }
+      const byClock = at === host.step() && host.clockCheckpointDue();
+      if ((byStep || byClock) && at < c.iters) await host.checkpoint(at);
     }
   }
 }

@@ -89,6 +89,8 @@ export class Trainer {
   redos = 0;
   /** Where the current loop ends (streamed steps drain there). */
   #end = 0;
+  /** When the last checkpoint of the running loop was taken (performance.now(), for `checkpointMinutes`). */
+  #lastCheckpoint = 0;
   /** Outcomes read by `state()` between steps, handed to the loop with the next step's. */
   #early: StepOutcome[] = [];
   #control = new LoopControl();
@@ -243,10 +245,16 @@ export class Trainer {
     const c = this.config, refining = this.#refining, at = ++this.step;
     const due = this.#early.length > 0 || at >= this.#end || !!this.densifier?.due(at) ||
       (c.evalEvery > 0 && at % c.evalEvery === 0) ||
-      (c.checkpointEvery > 0 && at % c.checkpointEvery === 0) ||
+      (c.checkpointEvery > 0 && at % c.checkpointEvery === 0) || this.#clockCheckpointDue() ||
       this.#control.paused || this.#control.stopRequested;
     const out = await this.#steps.next(at - 1, this.#salt, this.#lrFactor, refining, due);
     return [...this.#early.splice(0), ...out];
+  }
+
+  /** Whether `checkpointMinutes` of wall-clock time have passed since the loop's last checkpoint. */
+  #clockCheckpointDue(): boolean {
+    const m = this.config.checkpointMinutes;
+    return m > 0 && performance.now() - this.#lastCheckpoint >= 60_000 * m;
   }
 
   /** Sets the streamed steps' pair capacity (tests: forces an overflow and its redo). */
@@ -331,6 +339,7 @@ export class Trainer {
   /** The loop of `run` up to step `end` (train_loop.ts). */
   #loop(end: number, t0: number): Promise<void> {
     this.#end = end;
+    this.#lastCheckpoint = performance.now();
     const steps = this.#steps, parts = () => this.#parts;
     return trainLoop(
       {
@@ -355,7 +364,9 @@ export class Trainer {
         checkpoint: async (at) => {
           this.#lastGood = await this.state();
           await this.#emit({ kind: "checkpoint", step: at, state: this.#lastGood, final: false });
+          this.#lastCheckpoint = performance.now();
         },
+        clockCheckpointDue: () => this.#clockCheckpointDue(),
         step: () => this.step,
       },
       this.#tally,
