@@ -159,20 +159,16 @@ export class Tensor<D extends DType = DType> {
   }
 }
 
-/** Copies `bytes` bytes of `buffer` to the CPU after submitting all recorded work. */
-export async function readBuffer(
-  gpu: Gpu,
-  buffer: GPUBuffer,
-  bytes: number,
-  offset = 0,
-): Promise<ArrayBuffer> {
-  const size = roundBytes(bytes);
-  const staging = gpu.device.createBuffer({
+function stagingBuffer(gpu: Gpu, size: number): GPUBuffer {
+  return gpu.device.createBuffer({
     size,
     usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
     label: "readback",
   });
-  if (bytes > 0) gpu.encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+}
+
+/** Submits the recorded work and maps `staging` for reading: one counted GPU wait; GPU errors surface first. */
+async function submitAndMap(gpu: Gpu, staging: GPUBuffer): Promise<void> {
   gpu.flush();
   gpu.waits++;
   try {
@@ -181,6 +177,19 @@ export async function readBuffer(
     await gpu.throwErrors();
     throw e;
   }
+}
+
+/** Copies `bytes` bytes of `buffer` to the CPU after submitting all recorded work. */
+export async function readBuffer(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  bytes: number,
+  offset = 0,
+): Promise<ArrayBuffer> {
+  const size = roundBytes(bytes);
+  const staging = stagingBuffer(gpu, size);
+  if (bytes > 0) gpu.encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+  await submitAndMap(gpu, staging);
   const copy = staging.getMappedRange().slice(0, bytes);
   staging.unmap();
   staging.destroy();
@@ -200,24 +209,13 @@ export async function readTensors(gpu: Gpu, tensors: readonly Tensor[]): Promise
     bytes += roundBytes(t.byteSize);
   }
   if (tensors.length === 0) return [];
-  const staging = gpu.device.createBuffer({
-    size: roundBytes(bytes),
-    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-    label: "readback",
-  });
+  const staging = stagingBuffer(gpu, roundBytes(bytes));
   tensors.forEach((t, i) => {
     if (t.byteSize > 0) {
       gpu.encoder.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], roundBytes(t.byteSize));
     }
   });
-  gpu.flush();
-  gpu.waits++;
-  try {
-    await staging.mapAsync(GPUMapMode.READ);
-  } catch (e) {
-    await gpu.throwErrors();
-    throw e;
-  }
+  await submitAndMap(gpu, staging);
   const mapped = staging.getMappedRange();
   // Each result owns its own ArrayBuffer (callers may hand `.buffer` on, e.g. to file writers).
   const out = tensors.map((t, i) => {
