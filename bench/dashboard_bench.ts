@@ -2,15 +2,19 @@
  * Training slowdown from dashboard clients: one training run (synthetic head, dashboard attached) alternates
  * between segments with no client and segments with 20 simulated pages, each a connected Server-Sent-Events
  * client that reads every byte and a render loop that asks for a new render as fast as the server allows (the
- * step gate serves each page's newest request within a 3% GPU-time budget); each step's wall time is attributed to its segment's condition (the two steps after a switch are left
- * out). Alternating short segments within one run cancels the slow drift of a shared machine's load, which
- * dominates comparisons of separate runs. The clients live in a separate Deno process (as browsers would), so
- * the cost measured is the server's: serializing events once, queuing them per client, writing the streams,
- * answering the render requests (renders between steps, PNG encoding) and the live-panel renders (which only
- * run while someone watches).
+ * step gate serves each page's newest request within a 3% GPU-time budget).
+ *
+ * Training streams its steps (`syncEvery` N): their outcomes arrive in a burst at each sync point, so a segment
+ * is one sync interval, timed from sync point to sync point (its N steps and everything the dashboard did
+ * between them). Clients connect and leave at sync points, outside the timed spans. Alternating short segments
+ * within one run cancels the slow drift of a shared machine's load, which dominates comparisons of separate
+ * runs. The clients live in a separate Deno process (as browsers would), so the cost measured is the server's:
+ * serializing events once, queuing them per client, writing the streams, answering the render requests (renders
+ * between steps, PNG encoding) and the live-panel renders (which only run while someone watches).
  *
  * On the 2-core software adapter the client process competes with lavapipe's threads for the same cores, so
- * this is a pessimistic number for a real machine.
+ * this is a pessimistic number for a real machine. A segment far slower than the warm-up ends the bench with
+ * the gate's state (a stall is reported, not waited out).
  */
 import { loadDataset } from "../data/dataset.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
@@ -29,24 +33,27 @@ const CLIENTS = 20;
  * the loops ended ("close"), RENDERS being the renders served since the last command.
  */
 const CLIENT_SCRIPT = `
-let conns = [], loops = [], running = false, renders = 0;
+let conns = [], loops = [], running = false, renders = 0, abort = new AbortController();
 const enc = new TextEncoder();
 const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+const pause = (ms) => new Promise((res) => {
+  const t = setTimeout(res, ms);
+  abort.signal.addEventListener("abort", () => (clearTimeout(t), res()));
+});
 async function renderLoop(port, id, info) {
   const url = "http://127.0.0.1:" + port + "/api/render";
   while (running) {
     const expression = Array.from({ length: info.expressionDim }, () => Math.random());
     const r = await fetch(url, {
       method: "POST",
+      signal: abort.signal,
       headers: { "content-type": "application/json", "x-npga-client": id },
       body: JSON.stringify({ camera: info.cameras[0].index, expression, yaw: 20 * Math.random() }),
     }).catch(() => null);
     if (!r) continue;
     await r.arrayBuffer().catch(() => {});
     if (r.status === 200) renders++;
-    else if (r.status === 429 || r.status === 503) {
-      await new Promise((res) => setTimeout(res, 1000 * Number(r.headers.get("retry-after") ?? 1)));
-    }
+    else if (r.status === 429 || r.status === 503) await pause(1000 * Number(r.headers.get("retry-after") ?? 1));
   }
 }
 let buf = "";
@@ -67,9 +74,12 @@ for await (const chunk of lines) {
       }));
       const info = await (await fetch("http://127.0.0.1:" + port + "/api/info")).json();
       running = true;
+      abort = new AbortController();
       loops = Array.from({ length: Number(n) }, (_, k) => renderLoop(port, "bench-page-" + k, info));
     } else {
+      // Leave at once, as closed tabs do: in-flight requests are aborted, not waited for.
       running = false;
+      abort.abort();
       for (const c of conns) { try { c.close(); } catch {} }
       conns = [];
       await Promise.all(loops);
@@ -87,19 +97,30 @@ const bench: BenchModule = {
   name: "dashboard",
   async run(ctx) {
     const size = ctx.quick ? 64 : 128, gaussians = ctx.quick ? 2000 : 10_000;
-    const segment = ctx.quick ? 6 : 15, cycles = ctx.quick ? 2 : 6, skip = 2;
+    // segment = one sync interval; the first `warm` segments (pipeline compilation) are not timed.
+    const segment = ctx.quick ? 10 : 20, cycles = ctx.quick ? 2 : 5, warm = 1;
     ctx.log(`dashboard: synthesizing a ${size}x${size} head`);
     const dir = await Deno.makeTempDir({ prefix: "npga-dashboard-bench-" });
     const out = `${dir}/head`;
     await writeSyntheticDataset(ctx.gpu, { out, cameras: 6, timesteps: 8, testTimesteps: 2, size, seed: 2 });
     const dataset = await loadDataset(out);
     const rig = await readRigGlb(await Deno.readFile(`${out}/rig.glb`), `${out}/rig.glb`);
-    const iters = 2 * segment * cycles + 3;
+    const iters = segment * (warm + 2 * cycles);
     const fwd: ((e: TrainerEvent) => void | Promise<void>)[] = [];
     const trainer = await Trainer.create(ctx.gpu, {
       dataset,
       rig,
-      config: { gaussians, priorSteps: 0, distillSteps: 0, iters, logEvery: 1, checkpointEvery: 0, seed: 3 },
+      config: {
+        gaussians,
+        priorSteps: 0,
+        distillSteps: 0,
+        iters,
+        logEvery: 1,
+        checkpointEvery: 0,
+        checkpointMinutes: 0,
+        syncEvery: segment,
+        seed: 3,
+      },
       listeners: [async (e) => {
         for (const l of fwd) await l(e);
       }],
@@ -122,38 +143,51 @@ const bench: BenchModule = {
       if (!r.value?.startsWith("ok")) throw new Error("the client process did not answer");
       rendersServed += Number(r.value.split(" ")[1]) || 0;
     };
+    // ms per step of each timed segment, by condition, and per cycle (a 0-client segment, then a 20-client one).
     const times: Record<"0" | "20", number[]> = { "0": [], "20": [] };
-    const perCycle: { c0: number[]; c20: number[] }[] = [];
-    let last = performance.now(), clients = 0, sinceSwitch = 0, maxSeen = 0, staleSeen = 0;
+    let last = performance.now(), clients = 0, maxSeen = 0, staleSeen = 0, firstMs = 0, stall = "";
     fwd.push(async (e) => {
-      if (e.kind !== "progress") return;
-      const now = performance.now(), dt = now - last;
-      last = now;
-      const k = e.step - 3; // the first 3 steps compile pipelines
-      if (k < 0) return;
+      if (e.kind !== "progress" || e.step % segment !== 0) return;
+      const seg = e.step / segment - 1, ms = (performance.now() - last) / segment;
       maxSeen = Math.max(maxSeen, dash.session.hub.clients);
-      if (clients === 0 && sinceSwitch >= skip) staleSeen = Math.max(staleSeen, dash.session.hub.clients);
-      const cycle = Math.floor(k / (2 * segment));
-      if (sinceSwitch >= skip && cycle < cycles) {
-        times[clients ? "20" : "0"].push(dt);
-        perCycle[cycle] ??= { c0: [], c20: [] };
-        perCycle[cycle][clients ? "c20" : "c0"].push(dt);
+      if (clients === 0) staleSeen = Math.max(staleSeen, dash.session.hub.clients);
+      if (seg === 0) firstMs = ms;
+      else if (seg >= warm) times[clients ? "20" : "0"].push(ms);
+      if (seg >= warm && ms > 10 * firstMs) {
+        const g = dash.session.attached?.gate;
+        stall = `segment ${seg} took ${ms.toFixed(0)} ms/step (warm-up ${firstMs.toFixed(0)}); gate: ` +
+          `${g?.pending} waiting, step in flight ${g?.busy}`;
+        trainer.stop();
       }
-      sinceSwitch++;
-      if ((k + 1) % segment === 0) {
-        const want = ((k + 1) / segment) % 2 === 1 ? CLIENTS : 0;
-        if (want !== clients) {
-          await command(want ? `open ${new URL(dash.url).port} ${want}` : "close");
-          clients = want;
-          sinceSwitch = 0;
-          last = performance.now();
-        }
+      // The next segment's condition: 0 clients, then 20, alternating after the warm-up.
+      const want = e.step < iters && (seg + 1 - warm) % 2 === 1 ? CLIENTS : 0;
+      if (want !== clients) {
+        await command(want ? `open ${new URL(dash.url).port} ${want}` : "close");
+        clients = want;
       }
+      last = performance.now();
     });
-    ctx.log(`dashboard: ${iters} steps alternating ${segment}-step segments of 0 and ${CLIENTS} clients`);
+    ctx.log(`dashboard: ${iters} steps in ${segment}-step segments alternating 0 and ${CLIENTS} clients`);
+    // A stall (a render that never finishes holds the step gate, and with it training) ends the bench with
+    // the gate's state instead of hanging it: no sync point for 20 warm-up segments' time (at least 2 min).
+    let watchdog = 0;
+    const stalled = new Promise<never>((_, reject) => {
+      watchdog = setInterval(() => {
+        const idle = performance.now() - last, limit = Math.max(120_000, 20 * segment * firstMs);
+        if (idle < limit) return;
+        const g = dash.session.attached?.gate;
+        reject(
+          new Error(
+            `dashboard bench stalled: no sync point for ${(idle / 1000).toFixed(0)} s with ${clients} ` +
+              `clients; gate: ${g?.pending} waiting, step in flight ${g?.busy}`,
+          ),
+        );
+      }, 5000);
+    });
     try {
-      await trainer.run();
+      await Promise.race([trainer.run(), stalled]);
     } finally {
+      clearInterval(watchdog);
       await stdin.close().catch(() => {});
       child.kill();
       await child.status;
@@ -161,19 +195,21 @@ const bench: BenchModule = {
       trainer.destroy();
       await Deno.remove(dir, { recursive: true });
     }
-    const ratios = perCycle.filter((c) => c.c0.length && c.c20.length).map((c) => mean(c.c20) / mean(c.c0));
+    if (stall) throw new Error(`dashboard bench stalled: ${stall}`);
+    const n = Math.min(times["0"].length, times["20"].length);
+    const ratios = Array.from({ length: n }, (_, k) => times["20"][k] / times["0"][k]);
     const m0 = mean(times["0"]), m20 = mean(times["20"]);
     const rows: Record<string, Cell>[] = [
       {
         clients: 0,
-        steps: times["0"].length,
+        steps: times["0"].length * segment,
         "steps/s": 1000 / m0,
         "mean ms/step": m0,
         "median ms/step": median(times["0"]),
       },
       {
         clients: CLIENTS,
-        steps: times["20"].length,
+        steps: times["20"].length * segment,
         "steps/s": 1000 / m20,
         "mean ms/step": m20,
         "median ms/step": median(times["20"]),
@@ -186,13 +222,13 @@ const bench: BenchModule = {
         `Training steps with 0 vs ${CLIENTS} dashboard clients (${size}x${size}, ${gaussians} Gaussians)`,
       rows,
       notes: [
+        `segments of ${segment} steps (one sync interval each), ${cycles} cycles of 0 then ${CLIENTS} clients`,
         `per-cycle slowdowns %: ${ratios.map((r) => (100 * (r - 1)).toFixed(1)).join(", ")}`,
-        `most clients seen at once: ${maxSeen} (in 0-client segments: ${staleSeen}); live images published: ${
-          dash.session.hub.image?.id ?? 0
-        }`,
+        `most clients seen at once: ${maxSeen} (at the end of 0-client segments: ${staleSeen}); live images ` +
+        `published: ${dash.session.hub.image?.id ?? 0}`,
         `renders served to the ${CLIENTS} polling pages: ${rendersServed} in ${
-          (mean(times["20"]) * times["20"].length / 1000).toFixed(0)
-        } s of training`,
+          (m20 * times["20"].length * segment / 1000).toFixed(0)
+        } s of training with clients`,
         "live panel: every 20 logged steps, at most every 2 s, only while a client is connected",
       ],
     }];

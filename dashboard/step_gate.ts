@@ -14,7 +14,8 @@
  * - at most `maxQueue` jobs wait; beyond that `run` rejects with `GateFullError` (the server answers 503);
  * - while training runs, jobs spend a GPU-time budget: each step earns `budget` times its duration (capped at
  *   `burstMs`), each job (and what `charge` adds, e.g. PNG encoding) spends its own. A job waits for credit;
- *   once no step has started for `idleMs` (paused, evaluating, finished) it runs regardless.
+ *   once no step has started for `idleMs` (paused, evaluating, finished) it runs regardless, and free: what
+ *   runs while training is idle spends no credit.
  */
 
 /** The trainer methods the gate wraps (a subset of `Trainer`). */
@@ -139,12 +140,18 @@ export class StepGate {
 
   /** Spends `ms` of the budget on work done outside a job (e.g. encoding its result). */
   charge(ms: number): void {
-    if (this.#training) this.#credit -= ms;
+    if (this.#training && !this.#idle()) this.#credit -= ms;
+  }
+
+  /** No step in flight or waiting, and none started for `idleMs`: work now costs training nothing. */
+  #idle(): boolean {
+    return this.#busy === 0 && this.#stepWaiting === 0 &&
+      performance.now() - this.#lastBoundary >= this.idleMs;
   }
 
   #mayRun(): boolean {
     if (this.#busy > 0 || this.#stepWaiting > 0) return false;
-    return !this.#training || this.#credit > 0 || performance.now() - this.#lastBoundary >= this.idleMs;
+    return !this.#training || this.#credit > 0 || this.#idle();
   }
 
   #drain(): Promise<void> {
@@ -155,9 +162,12 @@ export class StepGate {
     (async () => {
       try {
         while (this.#queue.length > 0 && this.#mayRun()) {
-          const t0 = performance.now();
+          // A job run because training is idle (paused, evaluating, finished, or its loop busy elsewhere)
+          // takes nothing from training, so it spends no credit: else a long idle spell would leave a debt
+          // that starves the pages for minutes once training goes on.
+          const t0 = performance.now(), free = this.#credit <= 0;
           await this.#queue.shift()!.run();
-          this.charge(performance.now() - t0);
+          if (!free && this.#training) this.#credit -= performance.now() - t0;
         }
       } finally {
         this.#draining = null;

@@ -80,6 +80,29 @@ Deno.test("step gate: dashboard jobs stay within their share of training time, a
   gate.close();
 });
 
+Deno.test("step gate: jobs run while training idles cost no credit, so pages are not starved after", async () => {
+  const t = fakeTrainer(40);
+  const budget = 0.05, burstMs = 20, jobMs = 25;
+  const gate = new StepGate(t, { budget, burstMs, idleMs: 100, maxQueue: 64 });
+  await t.trainStep();
+  // Training stalls (its loop busy elsewhere): ten jobs, 250 ms of work, run once it has idled.
+  await Promise.all(Array.from({ length: 10 }, () => gate.run(() => sleep(jobMs))));
+  // Training resumes: a page's next render waits at most for one overdrawn job's debt (25 ms at 2 ms of credit
+  // a step: 13 steps), not for the idle spell's 250 ms (125 steps).
+  let ran = false, steps = 0;
+  const first = t.trainStep();
+  const next = gate.run(() => sleep(jobMs)).then(() => (ran = true));
+  await first;
+  while (!ran && steps < 20) {
+    await t.trainStep();
+    steps++;
+  }
+  assert.ok(ran, `the job waited ${steps} steps after the idle spell`);
+  assert.ok(steps <= 16, `the job waited ${steps} steps after the idle spell`);
+  await next;
+  gate.close();
+});
+
 Deno.test("dashboard load: stream cap, snapshot and download rate limits", async () => {
   const { trainer, dataset } = await tinyTrainer([]);
   const d = await startDashboard({
