@@ -170,7 +170,7 @@ const bench: BenchModule = {
     ctx.log(`dashboard: ${iters} steps in ${segment}-step segments alternating 0 and ${CLIENTS} clients`);
     // A stall (a render that never finishes holds the step gate, and with it training) ends the bench with
     // the gate's state instead of hanging it: no sync point for 20 warm-up segments' time (at least 2 min).
-    let watchdog = 0;
+    let watchdog: ReturnType<typeof setInterval> | undefined;
     const stalled = new Promise<never>((_, reject) => {
       watchdog = setInterval(() => {
         const idle = performance.now() - last, limit = Math.max(120_000, 20 * segment * firstMs);
