@@ -20,6 +20,7 @@ import { loadDataset } from "../data/dataset.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
 import { writeSyntheticDataset } from "../data/synth.ts";
 import { startDashboard } from "../dashboard/start.ts";
+import type { GateStats } from "../dashboard/step_gate.ts";
 import { Trainer, type TrainerEvent } from "../training/trainer.ts";
 import type { BenchModule, Cell } from "./report.ts";
 
@@ -97,8 +98,9 @@ const bench: BenchModule = {
   name: "dashboard",
   async run(ctx) {
     const size = ctx.quick ? 64 : 128, gaussians = ctx.quick ? 2000 : 10_000;
-    // segment = one sync interval; the first `warm` segments (pipeline compilation) are not timed.
-    const segment = ctx.quick ? 10 : 20, cycles = ctx.quick ? 2 : 5, warm = 1;
+    // segment = one sync interval; the first `warm` segments are not timed: one without clients (pipeline
+    // compilation of training), one with them (the render pipelines, the clients' first connections).
+    const segment = ctx.quick ? 10 : 20, cycles = ctx.quick ? 2 : 8, warm = 2;
     ctx.log(`dashboard: synthesizing a ${size}x${size} head`);
     const dir = await Deno.makeTempDir({ prefix: "npga-dashboard-bench-" });
     const out = `${dir}/head`;
@@ -146,21 +148,41 @@ const bench: BenchModule = {
     // ms per step of each timed segment, by condition, and per cycle (a 0-client segment, then a 20-client one).
     const times: Record<"0" | "20", number[]> = { "0": [], "20": [] };
     let last = performance.now(), clients = 0, maxSeen = 0, staleSeen = 0, firstMs = 0, stall = "";
+    // The gate's counters at the last sync point, and what its jobs cost in each timed 20-client segment (% of
+    // the segment's time) and how many ran.
+    let gate0: GateStats = {
+      jobs: 0,
+      freeJobs: 0,
+      spentMs: 0,
+      longestMs: 0,
+      superseded: 0,
+      refused: 0,
+      aborted: 0,
+    };
+    const share: number[] = [], jobsPer: number[] = [];
     fwd.push(async (e) => {
       if (e.kind !== "progress" || e.step % segment !== 0) return;
       const seg = e.step / segment - 1, ms = (performance.now() - last) / segment;
       maxSeen = Math.max(maxSeen, dash.session.hub.clients);
       if (clients === 0) staleSeen = Math.max(staleSeen, dash.session.hub.clients);
+      const g = dash.session.attached!.gate.stats;
       if (seg === 0) firstMs = ms;
-      else if (seg >= warm) times[clients ? "20" : "0"].push(ms);
+      else if (seg >= warm) {
+        times[clients ? "20" : "0"].push(ms);
+        if (clients) {
+          share.push((100 * (g.spentMs - gate0.spentMs)) / (ms * segment));
+          jobsPer.push(g.jobs - gate0.jobs);
+        }
+      }
+      gate0 = g;
       if (seg >= warm && ms > 10 * firstMs) {
         const g = dash.session.attached?.gate;
         stall = `segment ${seg} took ${ms.toFixed(0)} ms/step (warm-up ${firstMs.toFixed(0)}); gate: ` +
           `${g?.pending} waiting, step in flight ${g?.busy}`;
         trainer.stop();
       }
-      // The next segment's condition: 0 clients, then 20, alternating after the warm-up.
-      const want = e.step < iters && (seg + 1 - warm) % 2 === 1 ? CLIENTS : 0;
+      // The next segment's condition: 0 clients, then 20, alternating (the warm-up's second segment has them).
+      const want = e.step < iters && (seg + 1) % 2 === 1 ? CLIENTS : 0;
       if (want !== clients) {
         await command(want ? `open ${new URL(dash.url).port} ${want}` : "close");
         clients = want;
@@ -230,6 +252,9 @@ const bench: BenchModule = {
           (m20 * times["20"].length * segment / 1000).toFixed(0)
         } s of training with clients`,
         "live panel: every 20 logged steps, at most every 2 s, only while a client is connected",
+        `dashboard jobs per 20-client segment: ${jobsPer.join(", ")}; their time (renders, read-backs, ` +
+        `encoding) as % of the segment: ${share.map((x) => x.toFixed(1)).join(", ")}`,
+        `gate totals at the last sync point: ${JSON.stringify(gate0)}`,
       ],
     }];
   },

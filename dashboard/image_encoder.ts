@@ -10,6 +10,8 @@ export interface EncodedImage {
   png: Uint8Array;
   width: number;
   height: number;
+  /** The worker's time on it, ms (its queue not counted: what the encoding itself cost). */
+  ms: number;
 }
 
 /** Encodes renders to PNG in a worker. */
@@ -24,8 +26,9 @@ export class ImageEncoder {
       const r = e.data, w = this.#waiting.get(r.id);
       if (!w) return;
       this.#waiting.delete(r.id);
-      if (r.png && r.width && r.height) w.resolve({ png: r.png, width: r.width, height: r.height });
-      else w.reject(new Error(r.error ?? "image encoding failed"));
+      if (r.png && r.width && r.height) {
+        w.resolve({ png: r.png, width: r.width, height: r.height, ms: r.ms ?? 0 });
+      } else w.reject(new Error(r.error ?? "image encoding failed"));
     };
   }
 

@@ -20,6 +20,8 @@ export interface EncodeReply {
   png?: Uint8Array;
   width?: number;
   height?: number;
+  /** Time the worker spent composing and encoding, ms (not counting its queue). */
+  ms?: number;
   error?: string;
 }
 
@@ -29,13 +31,16 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = (e: MessageEvent<EncodeRequest>) => {
-  const r = e.data;
+  const r = e.data, t0 = performance.now();
   try {
     const img = r.truth
       ? composePanel(r.pred, r.truth, r.width, r.height)
       : predictionImage(r.pred, r.width, r.height);
     const png = encodePng(img.data, img.width, img.height, 3);
-    scope.postMessage({ id: r.id, png, width: img.width, height: img.height }, [png.buffer as ArrayBuffer]);
+    const ms = performance.now() - t0;
+    scope.postMessage({ id: r.id, png, width: img.width, height: img.height, ms }, [
+      png.buffer as ArrayBuffer,
+    ]);
   } catch (err) {
     scope.postMessage({ id: r.id, error: (err as Error).message });
   }

@@ -34,7 +34,7 @@ import {
   tokenCheck,
   tokenCookie,
 } from "./security.ts";
-import { GateFullError, SupersededError } from "./step_gate.ts";
+import { GateClosedError, GateFullError, JobAbortedError, SupersededError } from "./step_gate.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -184,6 +184,10 @@ export function dashboardApp(
       return c.json({ error: err.message }, err.status);
     }
     if (err instanceof SupersededError) return c.json({ error: err.message, superseded: true }, 409);
+    // Shutting down, or the page left before its render ran: nobody to tell, nothing to log.
+    if (err instanceof GateClosedError || err instanceof JobAbortedError) {
+      return c.json({ error: err.message }, 503);
+    }
     if (err instanceof GateFullError) {
       c.header("retry-after", "1");
       return c.json({ error: err.message }, 503);
@@ -319,7 +323,7 @@ export function dashboardApp(
   app.post("/api/render", limit, async (c) => {
     const req = parseRenderRequest(s, await jsonBody(c));
     attached();
-    const r = await s.render(req, c.req.header("x-npga-client") ?? undefined);
+    const r = await s.render(req, c.req.header("x-npga-client") ?? undefined, c.req.raw.signal);
     return c.body(r.png as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "image/png",
       "cache-control": "no-store",

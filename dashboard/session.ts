@@ -7,7 +7,7 @@
 import type { CameraInfo, Dataset, Frame } from "../data/dataset.ts";
 import { ImageEncoder } from "./image_encoder.ts";
 import { DashboardHub } from "./hub.ts";
-import { StepGate } from "./step_gate.ts";
+import { GateClosedError, StepGate } from "./step_gate.ts";
 import { renderView, viewCamera, type ViewModel, type ViewSpec } from "./avatar_view.ts";
 
 /** What the page can choose from. */
@@ -158,11 +158,14 @@ export class DashboardSession {
     )
       .then((r) => this.#encoder.encode(r.rgb, truth, r.width, r.height))
       .then((img) => {
+        a.gate.charge(img.ms);
         if (this.#closed) return;
         this.hub.publishImage({ ...img, step: this.hub.status.step, kind: "live", camera, timestep });
       })
       .catch((e) => {
-        if (!this.#closed) this.hub.log("warn", `live render failed: ${(e as Error).message}`);
+        if (!this.#closed && !(e instanceof GateClosedError)) {
+          this.hub.log("warn", `live render failed: ${(e as Error).message}`);
+        }
       })
       .finally(() => (this.#livePending = false));
   }
@@ -173,22 +176,23 @@ export class DashboardSession {
 
   /**
    * Renders the avatar at a requested expression and viewpoint (PNG of the prediction alone). A newer request
-   * of the same `client` replaces this one while it waits (step_gate.ts).
+   * of the same `client` replaces this one while it waits (step_gate.ts); an aborted `signal` (the page went
+   * away) takes it out of the queue.
    */
   async render(
     req: RenderRequest,
     client?: string,
+    signal?: AbortSignal,
   ): Promise<{ png: Uint8Array; width: number; height: number; step: number }> {
     const a = this.#att;
     if (!a) throw new Error("the avatar is not initialized yet");
     const info = this.camera(req.camera);
     if (!info) throw new Error(`unknown camera ${req.camera}`);
     const cam = viewCamera(info, req, this.#center(a));
-    const r = await a.gate.run(() => renderView(a.model, cam, req.expression), client);
-    const t0 = performance.now();
-    const img = await this.#encoder.encode(r.rgb, null, r.width, r.height);
-    a.gate.charge(performance.now() - t0);
-    return { ...img, step: this.hub.status.step };
+    const r = await a.gate.run(() => renderView(a.model, cam, req.expression), client, signal);
+    const { png, width, height, ms } = await this.#encoder.encode(r.rgb, null, r.width, r.height);
+    a.gate.charge(ms);
+    return { png, width, height, step: this.hub.status.step };
   }
 
   /** Losses, evaluations and log as one JSON document (the metrics download). */

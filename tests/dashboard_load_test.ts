@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startDashboard } from "../dashboard/start.ts";
-import { GateFullError, StepGate, SupersededError } from "../dashboard/step_gate.ts";
+import { GateFullError, JobAbortedError, StepGate, SupersededError } from "../dashboard/step_gate.ts";
 import { tinyTrainer } from "./dashboard_fixture.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,6 +101,82 @@ Deno.test("step gate: jobs run while training idles cost no credit, so pages are
   assert.ok(steps <= 16, `the job waited ${steps} steps after the idle spell`);
   await next;
   gate.close();
+});
+
+Deno.test("step gate: with streamed steps, jobs run only at sync points (no GPU work queued)", async () => {
+  // Steps record without waiting; every fourth reads back, so between those the GPU still has work queued.
+  const t = {
+    ...fakeTrainer(10),
+    unsyncedSteps: 0,
+    async trainStep() {
+      await sleep(10);
+      this.unsyncedSteps = (this.unsyncedSteps + 1) % 4;
+    },
+  };
+  const gate = new StepGate(t, { budget: 1, burstMs: 1000, idleMs: 10_000 });
+  const ranAt: number[] = [];
+  for (let step = 1; step <= 12; step++) {
+    const job = gate.run(() => (ranAt.push(t.unsyncedSteps), Promise.resolve()), "page")
+      .catch((e) => assert.ok(e instanceof SupersededError, String(e)));
+    await t.trainStep();
+    if (t.unsyncedSteps === 0) await job;
+  }
+  assert.ok(ranAt.length >= 3, `jobs ran ${ranAt.length} times in 12 steps (3 sync points)`);
+  assert.deepEqual(ranAt, ranAt.map(() => 0), "every job ran with no step's GPU work queued");
+  gate.close();
+});
+
+Deno.test("step gate: a job whose request went away leaves the queue without running", async () => {
+  const t = fakeTrainer(30);
+  const gate = new StepGate(t);
+  const step = t.trainStep();
+  const gone = new AbortController(), ran: string[] = [];
+  const left = gate.run(() => (ran.push("left"), Promise.resolve()), "page-a", gone.signal);
+  const stays = gate.run(
+    () => (ran.push("stays"), Promise.resolve()),
+    "page-b",
+    new AbortController().signal,
+  );
+  assert.equal(gate.pending, 2);
+  gone.abort();
+  await assert.rejects(left, JobAbortedError);
+  assert.equal(gate.pending, 1);
+  await step;
+  await stays;
+  assert.deepEqual(ran, ["stays"]);
+  const st = gate.stats;
+  assert.equal(st.aborted, 1);
+  assert.equal(st.jobs, 1);
+  gate.close();
+});
+
+Deno.test("step gate: pages that ask again at once cannot hold training at a step boundary", async () => {
+  const t = fakeTrainer(10);
+  // The saved-up burst outlasts idleMs: the drain after a step is still going when the trainer would count
+  // as idle.
+  const budget = 0.05, burstMs = 100, jobMs = 30;
+  const gate = new StepGate(t, { budget, burstMs, idleMs: 40, maxQueue: 64 });
+  let done = false, jobTime = 0;
+  // Twenty pages, each asking for its next render as soon as the last one is answered.
+  const pages = Array.from({ length: 20 }, async (_, p) => {
+    while (!done) {
+      await gate.run(async () => {
+        await sleep(jobMs);
+        jobTime += jobMs;
+      }, `page-${p}`).catch(() => {});
+    }
+  });
+  const training = (async () => {
+    for (let i = 0; i < 40; i++) await t.trainStep();
+  })();
+  const limit = sleep(5000).then(() => "held");
+  const outcome = await Promise.race([training.then(() => "done"), limit]);
+  done = true;
+  gate.close();
+  await Promise.all(pages);
+  assert.equal(outcome, "done", `training made ${t.steps} of 40 steps in 5 s`);
+  const allowed = budget * t.ms + burstMs + 2 * jobMs;
+  assert.ok(jobTime <= allowed, `jobs took ${jobTime} ms beside ${t.ms.toFixed(0)} ms of steps`);
 });
 
 Deno.test("dashboard load: stream cap, snapshot and download rate limits", async () => {

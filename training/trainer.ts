@@ -251,6 +251,11 @@ export class Trainer {
     return [...this.#early.splice(0), ...out];
   }
 
+  /** Streamed steps recorded but not yet read back: their GPU work may still be queued (step_gate.ts). */
+  get unsyncedSteps(): number {
+    return this.#steps.gate?.pending ?? 0;
+  }
+
   /** Whether `checkpointMinutes` of wall-clock time have passed since the loop's last checkpoint. */
   #clockCheckpointDue(): boolean {
     const m = this.config.checkpointMinutes;
