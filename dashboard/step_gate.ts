@@ -35,7 +35,7 @@ export interface GatedTrainer {
 export interface GateOptions {
   /** Jobs that may wait (default 32). */
   maxQueue?: number;
-  /** Fraction of training time dashboard jobs may take (default 0.03). */
+  /** Fraction of training time dashboard jobs may take (default 0.02). */
   budget?: number;
   /** Most credit saved up, ms (default 300). */
   burstMs?: number;
@@ -125,7 +125,7 @@ export class StepGate {
   /** Installs the wrappers on `trainer` (omit it for a viewer: jobs then run at once, one at a time). */
   constructor(trainer?: GatedTrainer, o: GateOptions = {}) {
     this.maxQueue = o.maxQueue ?? 32;
-    this.budget = o.budget ?? 0.03;
+    this.budget = o.budget ?? 0.02;
     this.burstMs = o.burstMs ?? 300;
     this.idleMs = o.idleMs ?? 250;
     this.#credit = this.burstMs;
