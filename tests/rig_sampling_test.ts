@@ -9,6 +9,7 @@ import {
   sampleSurface,
   triangleAreaCdf,
 } from "../training/rig_sampling.ts";
+import { samplePairs, shapeFocusOf } from "../training/prior_pairs.ts";
 import { assertClose } from "./helpers.ts";
 
 // Two triangles: a unit right triangle in z = 0 (area 0.5) and one three times larger in z = 1 (area 1.5).
@@ -49,4 +50,42 @@ Deno.test("rig sampling: area-weighted, deterministic, posed by blendshapes, off
   const bb = meshBounds(mesh);
   assert.deepEqual(bb.max, [3, 1, 1]);
   assertClose([bb.diagonal], [Math.sqrt(11)], { atol: 1e-12 });
+});
+
+Deno.test("pair sampling: shape focus puts each code's points where its active shapes move", () => {
+  // A large static triangle (area 50), a small one moved 10 by shape 0 and a small one moved 0.001 by shape 1.
+  const P = [0, 0, 0, 10, 0, 0, 0, 10, 0, 20, 0, 0, 21, 0, 0, 20, 1, 0, 30, 0, 0, 31, 0, 0, 30, 1, 0];
+  const d0 = new Float32Array(27), d1 = new Float32Array(27);
+  for (const v of [3, 4, 5]) d0[3 * v + 2] = 10;
+  for (const v of [6, 7, 8]) d1[3 * v + 2] = 0.001;
+  const rig: RigMesh = {
+    positions: new Float32Array(P),
+    indices: new Uint32Array([0, 1, 2, 3, 4, 5, 6, 7, 8]),
+    colors: new Float32Array(27),
+    deltas: [d0, d1],
+  };
+  const onShape1 = new Float32Array([0, 1]);
+  const share = (focus?: number) => {
+    const o = {
+      fixedCodes: onShape1,
+      shell: 0,
+      shapeFocus: focus === undefined ? undefined : shapeFocusOf(rig, focus),
+    };
+    const pairs = samplePairs(rig, 4096, new Rng(9), o);
+    let n = 0;
+    for (let i = 0; i < pairs.count; i++) {
+      const dz = pairs.posed[3 * i + 2] - pairs.canonical[3 * i + 2];
+      if (pairs.posed[3 * i] >= 30) {
+        n++;
+        assertClose([dz], [0.001], { atol: 1e-6 }); // posed by the group's code
+      } else assert.equal(dz, 0);
+    }
+    return n / pairs.count;
+  };
+  // By area the moving triangle gets 0.5 / 51 of the points; focused, it gets the focused fraction on top.
+  assert.ok(share() < 0.02, `unfocused: ${share()}`);
+  assert.equal(share(1), 1);
+  const half = share(0.5);
+  assert.ok(half > 0.47 && half < 0.53, `half focused: ${half}`);
+  assert.equal(shapeFocusOf(rig).cdfs.length, 2);
 });

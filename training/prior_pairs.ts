@@ -6,8 +6,10 @@
 import type { Rng } from "../gpu/rng.ts";
 import { headFrame } from "./deform_inputs.ts";
 import {
+  drawTriangle,
   posedPoints,
   type RigMesh,
+  samplesOnTriangles,
   sampleSurface,
   type SurfaceSamples,
   triangleAreaCdf,
@@ -73,6 +75,42 @@ export interface PairSampling extends CodeSampling {
   cdf?: Float64Array;
   /** Expression [D] of the canonical space: canonical points are the rig posed with it (default: neutral). */
   canonicalCode?: Float32Array;
+  /** Put a fraction of each code's points where that code moves the surface (`shapeFocusOf`). */
+  shapeFocus?: ShapeFocus;
+}
+
+/**
+ * Per-blendshape sampling weights: `cdfs[k]` the cumulative triangle weights A_f m_kf (area times the largest
+ * displacement of blendshape k at the triangle's vertices; null for a shape that moves nothing), and the
+ * fraction of each group's points drawn from them. A group posed with code z draws such a point from shape k
+ * with probability proportional to |z_k - z0_k|, so every active shape gets points where it moves, however
+ * small its motion: area times motion over all shapes (`motionFocusCdf`) leaves the lids, brows and nose
+ * (millimetres, tiny areas) a few samples beside the jaw (centimetres over the lower face), and B and F then
+ * learn the jaw and barely anything else.
+ */
+export interface ShapeFocus {
+  cdfs: (Float64Array | null)[];
+  fraction: number;
+}
+
+/** The `ShapeFocus` of a rig, with `fraction` of each group's points focused (default 0.5). */
+export function shapeFocusOf(mesh: RigMesh, fraction = 0.5): ShapeFocus {
+  const area = triangleAreaCdf(mesh), I = mesh.indices, F = area.length;
+  const cdfs = mesh.deltas.map((d) => {
+    const cdf = new Float64Array(F);
+    let acc = 0;
+    for (let f = 0; f < F; f++) {
+      let m = 0;
+      for (let j = 0; j < 3; j++) {
+        const v = 3 * I[3 * f + j];
+        m = Math.max(m, Math.hypot(d[v], d[v + 1], d[v + 2]));
+      }
+      acc += (area[f] - (f ? area[f - 1] : 0)) * m;
+      cdf[f] = acc;
+    }
+    return acc > 0 ? cdf : null;
+  });
+  return { cdfs, fraction };
 }
 
 /**
@@ -113,13 +151,44 @@ export function samplePairs(mesh: RigMesh, count: number, rng: Rng, o: PairSampl
   const D = mesh.deltas.length;
   const shell = o.shell ?? 0.01 * headFrame(mesh).diagonal;
   const per = o.perCode ?? 16;
-  const s = sampleSurface(mesh, count, rng, shell, o.cdf ?? triangleAreaCdf(mesh));
-  for (let i = 0; i < count; i += 2) s.offsets[i] = 0;
   const groups = Math.ceil(count / per);
   const fixed = o.fixedCodes, H = fixed ? fixed.length / D : 0;
-  const codes = fixed
-    ? Float32Array.from({ length: groups * D }, (_, j) => fixed[(Math.floor(j / D) % H) * D + (j % D)])
-    : sampleCodes(rng, D, groups, o);
+  const drawCodes = () =>
+    fixed
+      ? Float32Array.from({ length: groups * D }, (_, j) => fixed[(Math.floor(j / D) % H) * D + (j % D)])
+      : sampleCodes(rng, D, groups, o);
+  const base = o.cdf ?? triangleAreaCdf(mesh);
+  let s: SurfaceSamples, codes: Float32Array;
+  if (o.shapeFocus) {
+    codes = drawCodes();
+    const { cdfs, fraction } = o.shapeFocus, z0 = o.canonicalCode, w = new Float64Array(D);
+    let group = -1, total = 0;
+    s = samplesOnTriangles(
+      count,
+      (i) => {
+        const g = Math.floor(i / per);
+        if (g !== group) {
+          group = g;
+          total = 0;
+          for (let k = 0; k < D; k++) {
+            w[k] = cdfs[k] ? Math.abs(codes[g * D + k] - (z0?.[k] ?? 0)) : 0;
+            total += w[k];
+          }
+        }
+        if (!(total > 0) || rng.next() >= fraction) return drawTriangle(base, rng);
+        let r = rng.next() * total, k = 0;
+        while (k < D - 1 && (r -= w[k]) > 0) k++;
+        while (!cdfs[k]) k--; // r landed past the last weighted shape by rounding
+        return drawTriangle(cdfs[k]!, rng);
+      },
+      rng,
+      shell,
+    );
+  } else {
+    s = sampleSurface(mesh, count, rng, shell, base);
+    codes = drawCodes();
+  }
+  for (let i = 0; i < count; i += 2) s.offsets[i] = 0;
   const posed = new Float32Array(3 * count);
   const index = new Uint32Array(count);
   for (let g = 0; g < groups; g++) {

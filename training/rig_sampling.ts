@@ -52,20 +52,37 @@ export function sampleSurface(
   shell = 0,
   cdf = triangleAreaCdf(mesh),
 ): SurfaceSamples {
-  const total = cdf[cdf.length - 1];
-  if (!(total > 0)) throw new Error("sampleSurface: the mesh has zero area");
+  if (!(cdf[cdf.length - 1] > 0)) throw new Error("sampleSurface: the mesh has zero area");
+  return samplesOnTriangles(count, () => drawTriangle(cdf, rng), rng, shell);
+}
+
+/** A triangle index drawn from cumulative weights `cdf` (binary search; the total must be positive). */
+export function drawTriangle(cdf: Float64Array, rng: Rng): number {
+  const r = rng.next() * cdf[cdf.length - 1];
+  let lo = 0, hi = cdf.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cdf[mid] > r) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * `count` uniform points, each on the triangle `pick(i)` returns (called in order, interleaved with the draws of
+ * the point's position), offset along the normal as in `sampleSurface`.
+ */
+export function samplesOnTriangles(
+  count: number,
+  pick: (i: number) => number,
+  rng: Rng,
+  shell = 0,
+): SurfaceSamples {
   const triangles = new Uint32Array(count);
   const barycentrics = new Float32Array(count * 3);
   const offsets = new Float32Array(count);
   for (let i = 0; i < count; i++) {
-    const r = rng.next() * total;
-    let lo = 0, hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] > r) hi = mid;
-      else lo = mid + 1;
-    }
-    triangles[i] = lo;
+    triangles[i] = pick(i);
     let u = rng.next(), v = rng.next();
     if (u + v > 1) {
       u = 1 - u;
