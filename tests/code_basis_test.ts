@@ -14,6 +14,7 @@ import { measureFieldFit, movingVertices } from "../training/field_fit.ts";
 import { samplePairs } from "../training/prior_pairs.ts";
 import { posedPoints, sampleSurface } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";
+import { formatShapeFits, measureShapeFits } from "../training/shape_fit.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
 Deno.test("code basis: forward and backward kernels match the CPU reference", async () => {
@@ -139,4 +140,40 @@ Deno.test("field fit: exact field has zero error, the zero field a ratio of one,
   assert.ok(Math.abs(zero.all.ratio - 1) < 1e-9, `zero field ratio ${zero.all.ratio}`);
   assert.ok(zero.all.zeroMm > 1, `mean motion ${zero.all.zeroMm} mm`);
   assert.ok(C.some((v, i) => v !== rig.positions[i]));
+});
+
+Deno.test("shape fit: per blendshape, the exact field scores 0, the zero field 1, a field missing one shape 1 there", async () => {
+  const rig = { ...tinyRig(), blendshapeNames: ["jaw", "puff", "brow"] };
+  const z0 = new Float32Array([0.5, 0, 0]);
+  const C = posedPositions(rig, z0), V = C.length / 3;
+  const vertexAt = (pts: Float32Array, i: number) => {
+    for (let v = 0; v < V; v++) {
+      if ([0, 1, 2].every((c) => C[3 * v + c] === pts[3 * i + c])) return v;
+    }
+    throw new Error("not a canonical vertex");
+  };
+  // Exact forward field (per vertex, from the canonical position), optionally blind to shape `skip`.
+  const field = (skip: number) => (pts: Float32Array, z: Float32Array) => {
+    const seen = Float32Array.from(z);
+    if (skip >= 0) seen[skip] = z0[skip];
+    const P = posedPositions(rig, seen);
+    return Promise.resolve(pts.map((x, j) => P[3 * vertexAt(pts, Math.floor(j / 3)) + (j % 3)] - x));
+  };
+  const exact = await measureShapeFits(rig, z0, "forward", field(-1));
+  assert.deepEqual(exact.map((f) => f.name), ["jaw", "puff", "brow"]);
+  for (const f of exact) {
+    assert.ok(f.vertices > 0 && f.zeroMm > 1, `${f.name}: ${f.vertices} vertices, ${f.zeroMm} mm`);
+    assert.ok(f.errorMm < 1e-4, `${f.name}: exact field error ${f.errorMm} mm`);
+  }
+  const blind = await measureShapeFits(rig, z0, "forward", field(2));
+  assert.ok(blind[0].ratio < 1e-6 && blind[1].ratio < 1e-6, "the shapes it knows");
+  assert.ok(Math.abs(blind[2].ratio - 1) < 1e-6, `the shape it misses: ${blind[2].ratio}`);
+  const zero = await measureShapeFits(
+    rig,
+    null,
+    "backward",
+    (p) => Promise.resolve(new Float32Array(p.length)),
+  );
+  for (const f of zero) assert.ok(Math.abs(f.ratio - 1) < 1e-9, `${f.name}: zero field ratio ${f.ratio}`);
+  assert.match(formatShapeFits(blind), /^per shape \(toggled alone\): jaw 0%, puff 0%, brow 100%$/);
 });

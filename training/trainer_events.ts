@@ -2,6 +2,7 @@
  * The trainer's public types: inputs, events (what a dashboard or the CLI subscribes to), step losses and the
  * run summary. The control interface (pause, resume, stop) is on `Trainer` itself.
  */
+import type { ShapeFit } from "./shape_fit.ts";
 import type { GaussianCloud } from "../data/gaussian_cloud.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { TrainState } from "./checkpoint.ts";
@@ -65,6 +66,9 @@ export interface FieldReport {
   /** B and F at the rig's moving vertices on held-out codes, per region (field_fit.ts). */
   priorVertices?: FieldFit;
   fieldVertices?: FieldFit;
+  /** B and F per blendshape, each toggled alone from the canonical expression (shape_fit.ts). */
+  priorShapes?: ShapeFit[];
+  fieldShapes?: ShapeFit[];
 }
 
 /** Result of `run()`. */

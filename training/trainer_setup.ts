@@ -15,6 +15,7 @@ import { RefineStage } from "./refine_stage.ts";
 import { initAvatarFromRig } from "./avatar_init.ts";
 import { canonicalCode, headFrame } from "./deform_inputs.ts";
 import { fieldOffsets, formatFieldFit, measureFieldFit } from "./field_fit.ts";
+import { formatShapeFits, measureShapeFits } from "./shape_fit.ts";
 import { posedPositions } from "../data/rig.ts";
 import { distillForward, FEATURE_DIM, ForwardField } from "./distill.ts";
 import { ExpressionPrior, trainPrior } from "./prior.ts";
@@ -109,12 +110,20 @@ export async function buildModels(
         "backward",
         (x, z) => fieldOffsets(gpu, x, (t, out) => p.prior.evaluate(t, z, out)),
       );
+      const priorShapes = await measureShapeFits(
+        rig,
+        z0,
+        "backward",
+        (x, z) => fieldOffsets(gpu, x, (t, out) => p.prior.evaluate(t, z, out)),
+      );
       await emit({
         kind: "phase",
         phase: "distill",
         message: `prior B fit: mean error ${pct(p.fit.mean)} of the head diagonal (zero field ${
           pct(p.fit.zeroMean)
-        }); at the ${formatFieldFit(priorVertices)}; distilling the forward field F`,
+        }); at the ${formatFieldFit(priorVertices)}; ${
+          formatShapeFits(priorShapes)
+        }; distilling the forward field F`,
       });
       const d = await distillForward(gpu, p.prior, rig, {
         steps: config.distillSteps,
@@ -135,7 +144,20 @@ export async function buildModels(
         "forward",
         (x, z) => fieldOffsets(gpu, x, (t, out) => d.field.evaluate(t, null, z, out)),
       );
-      report = { priorFit: p.fit, distill: d.residual, priorVertices, fieldVertices };
+      const fieldShapes = await measureShapeFits(
+        rig,
+        z0,
+        "forward",
+        (x, z) => fieldOffsets(gpu, x, (t, out) => d.field.evaluate(t, null, z, out)),
+      );
+      report = {
+        priorFit: p.fit,
+        distill: d.residual,
+        priorVertices,
+        fieldVertices,
+        priorShapes,
+        fieldShapes,
+      };
       await emit({
         kind: "phase",
         phase: "init",
@@ -143,7 +165,7 @@ export async function buildModels(
           testTs.length ? "held-out test" : "fresh"
         } codes (p95 ${pct(d.residual.cycleP95)}), error vs. the rig ${pct(d.residual.rigMean)} (zero field ${
           pct(d.residual.zeroMean)
-        }); at the ${formatFieldFit(fieldVertices)}`,
+        }); at the ${formatFieldFit(fieldVertices)}; ${formatShapeFits(fieldShapes)}`,
       });
     } else if (config.fieldLr > 0) {
       // No distillation: F starts as the zero field (zero last layer) and is learned only photometrically.
