@@ -159,32 +159,24 @@ const bench: BenchModule = {
     let last = performance.now(), clients = 0, maxSeen = 0, staleSeen = 0, firstMs = 0, stall = "";
     // The gate's counters at the last sync point, and what its jobs cost in each timed 20-client segment (% of
     // the segment's time) and how many ran.
-    let gate0: GateStats = {
-      jobs: 0,
-      freeJobs: 0,
-      spentMs: 0,
-      longestMs: 0,
-      superseded: 0,
-      refused: 0,
-      aborted: 0,
-    };
+    let gate0: GateStats = dash.session.attached!.gate.stats;
     const share: number[] = [], jobsPer: number[] = [], share0: number[] = [];
     fwd.push(async (e) => {
       if (e.kind !== "progress" || e.step % segment !== 0) return;
       const seg = e.step / segment - 1, ms = (performance.now() - last) / segment;
       maxSeen = Math.max(maxSeen, dash.session.hub.clients);
       if (clients === 0) staleSeen = Math.max(staleSeen, dash.session.hub.clients);
-      const g = dash.session.attached!.gate.stats;
+      const stats = dash.session.attached!.gate.stats;
       if (seg === 0) firstMs = ms;
       else if (seg >= warm) {
         times[clients ? "20" : "0"].push(ms);
-        const pct = (100 * (g.spentMs - gate0.spentMs)) / (ms * segment);
+        const pct = (100 * (stats.spentMs - gate0.spentMs)) / (ms * segment);
         if (clients) {
           share.push(pct);
-          jobsPer.push(g.jobs - gate0.jobs);
+          jobsPer.push(stats.jobs - gate0.jobs);
         } else share0.push(pct);
       }
-      gate0 = g;
+      gate0 = stats;
       if (seg >= warm && ms > 10 * firstMs) {
         const g = dash.session.attached?.gate;
         stall = `segment ${seg} took ${ms.toFixed(0)} ms/step (warm-up ${firstMs.toFixed(0)}); gate: ` +

@@ -111,26 +111,18 @@ export async function measureFieldFit(
   const M = index.length;
   const C = canonicalCode ? posedPositions(rig, canonicalCode) : rig.positions, P0 = rig.positions;
   const acc = Array.from({ length: 4 }, () => ({ n: 0, e: 0, z: 0, zn: 0 }));
-  const pts = new Float32Array(3 * M);
   for (let h = 0; h < H; h++) {
     const z = heldOut.slice(h * D, (h + 1) * D);
     const P = posedPositions(rig, z);
-    const from = direction === "forward" ? C : P, to = direction === "forward" ? P : C;
-    for (let i = 0; i < M; i++) pts.set(from.subarray(3 * index[i], 3 * index[i] + 3), 3 * i);
-    const off = await offsets(pts, z);
+    const { error, zero } = await errorsAt(index, direction === "forward" ? [C, P] : [P, C], z, offsets);
     for (let i = 0; i < M; i++) {
-      const v = index[i];
-      let e = 0, zf = 0, zn = 0;
-      for (let c = 0; c < 3; c++) {
-        e += (pts[3 * i + c] + off[3 * i + c] - to[3 * v + c]) ** 2;
-        zf += (from[3 * v + c] - to[3 * v + c]) ** 2;
-        zn += (P[3 * v + c] - P0[3 * v + c]) ** 2;
-      }
+      const v = 3 * index[i];
+      const zn = Math.hypot(P[v] - P0[v], P[v + 1] - P0[v + 1], P[v + 2] - P0[v + 2]);
       for (const a of [acc[0], acc[1 + region[i]]]) {
         a.n++;
-        a.e += Math.sqrt(e);
-        a.z += Math.sqrt(zf);
-        a.zn += Math.sqrt(zn);
+        a.e += error[i];
+        a.z += zero[i];
+        a.zn += zn;
       }
     }
   }
@@ -160,6 +152,34 @@ export function formatFieldFit(f: FieldFit): string {
     `field's ${f.all.zeroMm.toFixed(2)} mm (mouth ${pct(f.mouth.ratio)}, eyes ${pct(f.eyes.ratio)}, rest ${
       pct(f.rest.ratio)
     })`;
+}
+
+/**
+ * A field's error at rig vertices `index` for code z: the field moves `from` (positions [V, 3]) by
+ * `offsets(points, z)` and should land on `to`. Per vertex: |from + offset - to| (`error`) and |from - to|
+ * (`zero`, the zero field's error), in rig units.
+ */
+export async function errorsAt(
+  index: ArrayLike<number>,
+  [from, to]: [Float32Array, Float32Array],
+  z: Float32Array,
+  offsets: (points: Float32Array, z: Float32Array) => Promise<Float32Array>,
+): Promise<{ error: Float64Array; zero: Float64Array }> {
+  const M = index.length, pts = new Float32Array(3 * M);
+  for (let i = 0; i < M; i++) pts.set(from.subarray(3 * index[i], 3 * index[i] + 3), 3 * i);
+  const off = await offsets(pts, z);
+  const error = new Float64Array(M), zero = new Float64Array(M);
+  for (let i = 0; i < M; i++) {
+    const v = 3 * index[i];
+    let e = 0, zf = 0;
+    for (let c = 0; c < 3; c++) {
+      e += (pts[3 * i + c] + off[3 * i + c] - to[v + c]) ** 2;
+      zf += (from[v + c] - to[v + c]) ** 2;
+    }
+    error[i] = Math.sqrt(e);
+    zero[i] = Math.sqrt(zf);
+  }
+  return { error, zero };
 }
 
 /** Runs `record(points, out)` on world points [M, 3] and reads the offsets [M, 3] back (for `measureFieldFit`). */

@@ -95,22 +95,33 @@ export interface ShapeFocus {
 
 /** The `ShapeFocus` of a rig, with `fraction` of each group's points focused (default 0.5). */
 export function shapeFocusOf(mesh: RigMesh, fraction = 0.5): ShapeFocus {
-  const area = triangleAreaCdf(mesh), I = mesh.indices, F = area.length;
   const cdfs = mesh.deltas.map((d) => {
-    const cdf = new Float64Array(F);
-    let acc = 0;
-    for (let f = 0; f < F; f++) {
-      let m = 0;
-      for (let j = 0; j < 3; j++) {
-        const v = 3 * I[3 * f + j];
-        m = Math.max(m, Math.hypot(d[v], d[v + 1], d[v + 2]));
-      }
-      acc += (area[f] - (f ? area[f - 1] : 0)) * m;
-      cdf[f] = acc;
-    }
-    return acc > 0 ? cdf : null;
+    const w = areaTimesMotion(mesh, vertexMotion(mesh.positions.length / 3, [d]));
+    for (let f = 1; f < w.length; f++) w[f] += w[f - 1];
+    return w[w.length - 1] > 0 ? w : null;
   });
   return { cdfs, fraction };
+}
+
+/** Per vertex, the largest displacement any of `deltas` gives it. */
+function vertexMotion(V: number, deltas: Float32Array[]): Float64Array {
+  const motion = new Float64Array(V);
+  for (const d of deltas) {
+    for (let v = 0; v < V; v++) {
+      motion[v] = Math.max(motion[v], Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]));
+    }
+  }
+  return motion;
+}
+
+/** Per triangle, its area times the largest `motion` of its vertices. */
+function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
+  const area = triangleAreaCdf(mesh), I = mesh.indices, out = new Float64Array(area.length);
+  for (let f = 0; f < area.length; f++) {
+    const a = area[f] - (f ? area[f - 1] : 0);
+    out[f] = a * Math.max(motion[I[3 * f]], motion[I[3 * f + 1]], motion[I[3 * f + 2]]);
+  }
+  return out;
 }
 
 /**
@@ -122,18 +133,11 @@ export function shapeFocusOf(mesh: RigMesh, fraction = 0.5): ShapeFocus {
 export function motionFocusCdf(mesh: RigMesh, focus = 0.5): Float64Array {
   const area = triangleAreaCdf(mesh);
   const F = area.length;
-  const motion = new Float64Array(mesh.positions.length / 3);
-  for (const d of mesh.deltas) {
-    for (let v = 0; v < motion.length; v++) {
-      motion[v] = Math.max(motion[v], Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]));
-    }
-  }
-  const a = new Float64Array(F), am = new Float64Array(F);
+  const am = areaTimesMotion(mesh, vertexMotion(mesh.positions.length / 3, mesh.deltas));
+  const a = new Float64Array(F);
   let sa = 0, sam = 0;
   for (let f = 0; f < F; f++) {
     a[f] = area[f] - (f ? area[f - 1] : 0);
-    const i = mesh.indices;
-    am[f] = a[f] * Math.max(motion[i[3 * f]], motion[i[3 * f + 1]], motion[i[3 * f + 2]]);
     sa += a[f];
     sam += am[f];
   }

@@ -7,7 +7,7 @@
  * backward: B at posed vertices; rig units are metres).
  */
 import { posedPositions } from "../data/rig.ts";
-import { type FitRig, MOVING_VERTEX_MM } from "./field_fit.ts";
+import { errorsAt, type FitRig, MOVING_VERTEX_MM } from "./field_fit.ts";
 
 export interface ShapeFit {
   name: string;
@@ -45,21 +45,8 @@ export async function measureShapeFits(
       out.push({ name, vertices: 0, zeroMm: 0, errorMm: 0, ratio: NaN });
       continue;
     }
-    const from = direction === "forward" ? C : P, to = direction === "forward" ? P : C;
-    const pts = new Float32Array(3 * index.length);
-    index.forEach((v, i) => pts.set(from.subarray(3 * v, 3 * v + 3), 3 * i));
-    const off = await offsets(pts, z);
-    let e = 0, zf = 0;
-    index.forEach((v, i) => {
-      let a = 0, b = 0;
-      for (let c = 0; c < 3; c++) {
-        a += (from[3 * v + c] + off[3 * i + c] - to[3 * v + c]) ** 2;
-        b += (from[3 * v + c] - to[3 * v + c]) ** 2;
-      }
-      e += Math.sqrt(a);
-      zf += Math.sqrt(b);
-    });
-    const n = index.length;
+    const { error, zero } = await errorsAt(index, direction === "forward" ? [C, P] : [P, C], z, offsets);
+    const e = error.reduce((a, b) => a + b, 0), zf = zero.reduce((a, b) => a + b, 0), n = index.length;
     out.push({ name, vertices: n, zeroMm: (1000 * zf) / n, errorMm: (1000 * e) / n, ratio: e / zf });
   }
   return out;
