@@ -252,6 +252,11 @@ export const ablateCommand: Command = {
       value: "X",
       description: "learning rate of F's joint fine-tuning in the variants with F (default 0: F frozen)",
     },
+    "field-bands": {
+      type: "string",
+      value: "N",
+      description: "Fourier frequency bands of B's and F's position input (default: the trainer's)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -268,6 +273,7 @@ export const ablateCommand: Command = {
     const evalFrames = num(args, "eval-frames") ?? 0;
     const fieldSteps = num(args, "field-steps");
     const fieldLr = numberOption(args, "field-lr", { min: 0, max: 1 });
+    const fieldBands = num(args, "field-bands", { max: 16 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -280,6 +286,7 @@ export const ablateCommand: Command = {
         ? { priorSteps: fieldSteps, distillSteps: fieldSteps }
         : {}),
       ...(fieldLr !== undefined ? { fieldLr } : {}),
+      ...(fieldBands !== undefined ? { fieldBands } : {}),
     };
     let b: TrainerConfig;
     try {

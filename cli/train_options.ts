@@ -112,6 +112,11 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     description: "channels of the CNN's hidden 3x3 convolutions (1..32)",
     default: "16",
   },
+  "field-bands": {
+    type: "string",
+    value: "N",
+    description: "Fourier frequency bands of the position input of B and F (0: the raw position)",
+  },
   "max-gaussians": {
     type: "string",
     value: "N",
@@ -172,6 +177,7 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("distillSteps", field);
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
+  set("fieldBands", num(args, "field-bands", { max: 16 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;

@@ -3,13 +3,15 @@
  * `nphmSpec`) over assembled input rows, followed by its output head (code_basis.ts): the 3 offsets directly
  * ("offset"), or a per-coefficient basis combined with the row's code relative to the canonical code
  * ("codeBasis"). Offsets come out in normalized units times a caller's scale `s` (1 / frame.scale gives world
- * units).
+ * units). With `bands` > 0 the MLP sees each row followed by Fourier features of its position
+ * (position_encoding.ts); the head and the input gradient still use the rows' own layout.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Mlp, type MlpActivations } from "../gpu/mlp.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import { codeBasisBackward, codeBasisForward, type DeformOutput } from "./code_basis.ts";
 import { nphmSpec } from "./deform_inputs.ts";
+import { decodePositionGrad, encodedColumns, encodePositions } from "./position_encoding.ts";
 import { residual3 } from "./prior_residual.ts";
 
 export interface DeformNetSpec {
@@ -23,6 +25,8 @@ export interface DeformNetSpec {
   output: DeformOutput;
   /** Canonical code [D] of the "codeBasis" head (default zeros). */
   canonicalCode?: readonly number[];
+  /** Fourier frequency bands of the position (position_encoding.ts; default 0 = the raw position only). */
+  bands?: number;
 }
 
 /** What a training forward keeps for `backward`. */
@@ -39,6 +43,7 @@ export class DeformNet {
   readonly mlp: Mlp;
   readonly pool: TensorPool;
   #z0: Tensor | null;
+  #bands: number;
 
   constructor(gpu: Gpu, spec: DeformNetSpec) {
     this.gpu = gpu;
@@ -48,7 +53,8 @@ export class DeformNet {
     if (basis && (z0.length !== spec.codeDim || spec.codeColumn + spec.codeDim > spec.inputs)) {
       throw new Error(`DeformNet: canonical code has ${z0.length} values, code dimension ${spec.codeDim}`);
     }
-    const spec0 = nphmSpec(spec.inputs, spec.width, spec.layers);
+    this.#bands = spec.bands ?? 0;
+    const spec0 = nphmSpec(encodedColumns(spec.inputs, this.#bands), spec.width, spec.layers);
     this.mlp = new Mlp(gpu, { ...spec0, outputs: basis ? 3 * spec.codeDim : 3 });
     this.pool = new TensorPool(gpu);
     this.#z0 = basis ? Tensor.from(gpu, Float32Array.from(z0), undefined, "deform.z0") : null;
@@ -57,7 +63,9 @@ export class DeformNet {
   /** Records out [N, 3] = s * offsets of the input rows [N, inputs]. */
   forward(input: Tensor, out: Tensor, s: number): void {
     const raw = this.#raw(out.size / 3);
-    this.mlp.forward(input, raw);
+    const enc = this.#encode(input);
+    this.mlp.forward(enc, raw);
+    if (enc !== input) enc.destroy();
     this.#head(input, raw, out, s);
     raw.destroy();
   }
@@ -65,7 +73,8 @@ export class DeformNet {
   /** `forward` keeping the activations (the input rows must stay unchanged until `backward`). */
   forwardTrain(input: Tensor, out: Tensor, s: number): DeformNetState {
     const raw = this.#raw(out.size / 3);
-    const acts = this.mlp.forwardTrain(input, raw);
+    const enc = this.#encode(input);
+    const acts = this.mlp.forwardTrain(enc, raw);
     this.#head(input, raw, out, s);
     return {
       acts,
@@ -74,6 +83,7 @@ export class DeformNet {
       release: () => {
         acts.release();
         raw.destroy();
+        if (enc !== input) enc.destroy();
       },
     };
   }
@@ -94,7 +104,15 @@ export class DeformNet {
     const dRaw = this.#raw(n);
     if (this.#z0) codeBasisBackward(this.gpu, this.#args(st.input, s), dOut, dRaw);
     else this.#scale(dOut, dRaw, s);
-    this.mlp.backward(st.acts, dRaw, dInput, { accumulate: opts.accumulate });
+    const b = this.#bands;
+    const dEnc = dInput && b > 0
+      ? this.pool.acquire([n, encodedColumns(this.spec.inputs, b)], "f32", "deform.denc")
+      : dInput;
+    this.mlp.backward(st.acts, dRaw, dEnc, { accumulate: opts.accumulate });
+    if (dInput && dEnc !== dInput) {
+      decodePositionGrad(this.gpu, st.input, this.spec.inputs, b, dEnc!, dInput);
+      dEnc!.destroy();
+    }
     st.release();
     dRaw.destroy();
   }
@@ -103,6 +121,15 @@ export class DeformNet {
     this.mlp.destroy();
     this.#z0?.destroy();
     this.pool.clear();
+  }
+
+  /** The MLP's input for the rows: the rows themselves, or a pooled encoded copy (the caller destroys it). */
+  #encode(input: Tensor): Tensor {
+    if (this.#bands === 0) return input;
+    const k = this.spec.inputs, n = input.size / k;
+    const enc = this.pool.acquire([n, encodedColumns(k, this.#bands)], "f32", "deform.enc");
+    encodePositions(this.gpu, input, k, this.#bands, enc);
+    return enc;
   }
 
   #raw(n: number): Tensor {

@@ -59,6 +59,8 @@ export interface ForwardFieldConfig {
   output?: DeformOutput;
   /** Canonical code [D] of the "codeBasis" head, the expression of the canonical space (absent: zeros). */
   canonicalCode?: number[];
+  /** Fourier bands of the position input (position_encoding.ts; absent in older files: 0). */
+  bands?: number;
 }
 
 /** Saved state of `ForwardField.forwardTrain` for `backward`. */
@@ -85,6 +87,7 @@ export class ForwardField {
       codeColumn: 3 + config.featureDim,
       output: config.output ?? "offset",
       canonicalCode: config.canonicalCode,
+      bands: config.bands,
     });
     this.pool = new TensorPool(gpu);
   }
@@ -95,7 +98,7 @@ export class ForwardField {
   }
 
   get inputDim(): number {
-    return this.mlp.spec.inputs;
+    return this.net.spec.inputs;
   }
 
   /** Records input rows [N, 3 + E + D] for canonical world points; missing features are zeros. */
@@ -272,6 +275,8 @@ export interface DistillOptions extends PairSampling {
    * cycle loss through B (default 1; 0: the cycle alone, as when only B is known).
    */
   rigWeight?: number;
+  /** Fourier bands of F's position input (default: B's). */
+  bands?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
 }
@@ -318,6 +323,7 @@ export async function distillForward(
     layers: opts.layers ?? prior.config.layers,
     output: opts.output ?? "codeBasis",
     canonicalCode: z0 ? [...z0] : undefined,
+    bands: opts.bands ?? prior.config.bands ?? 0,
   });
   const rigWeight = opts.rigWeight ?? 1, scale = prior.config.frame.scale;
   field.mlp.init(seed, { lastLayerScale: 0 });

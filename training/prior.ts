@@ -55,6 +55,8 @@ export interface PriorConfig {
   output?: DeformOutput;
   /** Canonical code [D] of the "codeBasis" head (absent: zeros). */
   canonicalCode?: number[];
+  /** Fourier bands of the position input (position_encoding.ts; absent in older files: 0). */
+  bands?: number;
 }
 
 /** The backward deformation field B on the GPU. */
@@ -75,6 +77,7 @@ export class ExpressionPrior {
       codeColumn: 3,
       output: config.output ?? "offset",
       canonicalCode: config.canonicalCode,
+      bands: config.bands,
     });
     this.#identity = config.identity.length
       ? Tensor.from(gpu, config.identity, undefined, "prior.identity")
@@ -100,7 +103,7 @@ export class ExpressionPrior {
 
   /** Columns of an input row: 3 + D + I. */
   get inputDim(): number {
-    return this.mlp.spec.inputs;
+    return this.net.spec.inputs;
   }
 
   /** Records the input rows [N, inputDim] for world points (plus an optional normalized shift [N, 3]). */
@@ -166,6 +169,8 @@ export interface PriorTrainOptions extends CodeSampling {
   output?: DeformOutput;
   /** Expression [D] of the canonical space (default: neutral, all zeros). */
   canonicalCode?: Float32Array;
+  /** Fourier bands of the position input (default 0, position_encoding.ts). */
+  bands?: number;
   /** Called every `logEvery` steps (default 25) and at the end with the mean squared normalized error. */
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
@@ -207,6 +212,7 @@ export async function trainPrior(
     layers: opts.layers ?? 6,
     output: opts.output ?? "codeBasis",
     canonicalCode: opts.canonicalCode ? Array.from(opts.canonicalCode) : undefined,
+    bands: opts.bands ?? 0,
   });
   prior.mlp.init(seed, { lastLayerScale: 0 });
   const lr = opts.lr ?? 2e-3;

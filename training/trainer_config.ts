@@ -36,6 +36,11 @@ export interface TrainerConfig {
   /** Hidden width of B and F. */
   fieldWidth: number;
   /**
+   * Fourier frequency bands of the position input of B and F (training/position_encoding.ts; 0: the raw
+   * position, as NPHM).
+   */
+  fieldBands: number;
+  /**
    * Output head of B and F (code_basis.ts): "codeBasis" (one offset per expression coefficient, combined with
    * the code; measured on the built-in head: F's error on moving vertices 31% -> 26% of the zero field) or
    * "offset" (the NPHM layout).
@@ -158,6 +163,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     priorSteps: 1000,
     distillSteps: 1000,
     fieldWidth: 64,
+    fieldBands: 0,
     fieldOutput: "codeBasis",
     canonicalJaw: 0.5,
     fieldRigWeight: 1,
@@ -223,6 +229,7 @@ const RULES: Record<NumericKey, Rule> = {
   priorSteps: INT(0),
   distillSteps: INT(0),
   fieldWidth: INT(4, 1024),
+  fieldBands: INT(0, 16),
   canonicalJaw: NUM(0, 1),
   fieldRigWeight: NUM(0),
   fieldLr: NUM(0, 1),

@@ -96,6 +96,7 @@ export async function buildModels(
       const p = await trainPrior(gpu, rig, {
         steps: config.priorSteps,
         width: config.fieldWidth,
+        bands: config.fieldBands,
         seed: config.seed,
         expressions: trainCodes,
         output: config.fieldOutput,
@@ -175,6 +176,7 @@ export async function buildModels(
         featureDim: FEATURE_DIM,
         width: config.fieldWidth,
         layers: 6,
+        bands: config.fieldBands,
       });
       field.mlp.init(config.seed, { lastLayerScale: 0 });
       await emit({
