@@ -257,6 +257,17 @@ export const ablateCommand: Command = {
       value: "N",
       description: "Fourier frequency bands of B's and F's position input (default: the trainer's)",
     },
+    "field-rig-weight": {
+      type: "string",
+      value: "X",
+      description:
+        "weight of F's direct supervision by the rig beside the cycle loss (default: the trainer's)",
+    },
+    "field-shape-focus": {
+      type: "string",
+      value: "X",
+      description: "fraction of F's samples drawn where each code's shapes move (default: the trainer's)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -274,6 +285,8 @@ export const ablateCommand: Command = {
     const fieldSteps = num(args, "field-steps");
     const fieldLr = numberOption(args, "field-lr", { min: 0, max: 1 });
     const fieldBands = num(args, "field-bands", { max: 16 });
+    const fieldRigWeight = numberOption(args, "field-rig-weight", { min: 0 });
+    const fieldShapeFocus = numberOption(args, "field-shape-focus", { min: 0, max: 1 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -287,6 +300,8 @@ export const ablateCommand: Command = {
         : {}),
       ...(fieldLr !== undefined ? { fieldLr } : {}),
       ...(fieldBands !== undefined ? { fieldBands } : {}),
+      ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
+      ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
     };
     let b: TrainerConfig;
     try {
@@ -327,6 +342,7 @@ export const ablateCommand: Command = {
             seed: b.seed,
             evalFrames,
             fieldSteps: b.priorSteps,
+            distillSteps: b.distillSteps,
             fieldLr: b.fieldLr,
           },
           mouth: region.note,

@@ -34,7 +34,10 @@ export interface AblationResult {
     downscale: number;
     seed: number;
     evalFrames: number;
+    /** Steps of fitting B (absent: no B in the study). */
     fieldSteps?: number;
+    /** Steps of distilling F (absent in files written before F had its own count: `fieldSteps`). */
+    distillSteps?: number;
     /** Learning rate of F's joint fine-tuning (absent or 0: F frozen after distillation and shared). */
     fieldLr?: number;
   };
@@ -79,6 +82,13 @@ export function checkBar(rows: AblationRow[]): BarCheck | null {
   return { fullBestOnTest, marginOverall, marginMouth, met };
 }
 
+/** "B and F fitted (N steps each)" or, when the counts differ, "B fitted (N steps) and F distilled (M steps)". */
+function fieldSteps(prior: number, distill: number): string {
+  return prior === distill
+    ? `B and F fitted (${prior} steps each)`
+    : `B fitted (${prior} steps) and F distilled (${distill} steps)`;
+}
+
 const f2 = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(2));
 const f4 = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(4));
 
@@ -92,9 +102,9 @@ export function ablationMarkdown(r: AblationResult): string {
     `Gaussians, seed ${b.seed}` +
     (b.fieldSteps === undefined
       ? ""
-      : b.fieldLr
-      ? `; B and F fitted (${b.fieldSteps} steps each), F fine-tuned jointly (learning rate ${b.fieldLr})`
-      : `; B and F fitted once (${b.fieldSteps} steps each) and F shared`) +
+      : `; ${fieldSteps(b.fieldSteps, b.distillSteps ?? b.fieldSteps)}${
+        b.fieldLr ? `, F fine-tuned jointly (learning rate ${b.fieldLr})` : " once, F shared"
+      }`) +
     `; up to ${
       b.evalFrames || "all"
     } frames per split evaluated. Adapter: ${r.adapter}. Written ${r.created}.`,

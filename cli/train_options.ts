@@ -117,6 +117,16 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     value: "N",
     description: "Fourier frequency bands of the position input of B and F (0: the raw position)",
   },
+  "field-rig-weight": {
+    type: "string",
+    value: "X",
+    description: "weight of F's direct supervision by the rig's displacement beside the cycle loss through B",
+  },
+  "field-shape-focus": {
+    type: "string",
+    value: "X",
+    description: "fraction of F's samples drawn where each code's active blendshapes move (0..1)",
+  },
   "max-gaussians": {
     type: "string",
     value: "N",
@@ -178,6 +188,8 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
   set("fieldBands", num(args, "field-bands", { max: 16 }));
+  set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
+  set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;

@@ -51,9 +51,18 @@ Deno.test("ablation report: says whether F was frozen and shared or fine-tuned; 
     val: scores(psnr, mouth),
   });
   const rows = [row("full", 33.3, 26.7), row("mesh", 34.3, 27.8)];
-  const result = (fieldLr: number): AblationResult => ({
+  const result = (fieldLr: number, distillSteps?: number): AblationResult => ({
     dataset: "d",
-    budget: { iters: 10, gaussians: 10, downscale: 2, seed: 1, evalFrames: 4, fieldSteps: 100, fieldLr },
+    budget: {
+      iters: 10,
+      gaussians: 10,
+      downscale: 2,
+      seed: 1,
+      evalFrames: 4,
+      fieldSteps: 100,
+      distillSteps,
+      fieldLr,
+    },
     mouth: "m",
     openMouthFrame: null,
     rows,
@@ -61,7 +70,8 @@ Deno.test("ablation report: says whether F was frozen and shared or fine-tuned; 
     adapter: "a",
     created: "now",
   });
-  assert.match(ablationMarkdown(result(0)), /fitted once \(100 steps each\) and F shared/);
+  assert.match(ablationMarkdown(result(0)), /B and F fitted \(100 steps each\) once, F shared/);
+  assert.match(ablationMarkdown(result(0, 200)), /B fitted \(100 steps\) and F distilled \(200 steps\) once/);
   assert.match(ablationMarkdown(result(1e-4)), /F fine-tuned jointly \(learning rate 0\.0001\)/);
   const bar = checkBar(rows)!;
   assert.equal(bar.met, false);

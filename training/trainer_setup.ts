@@ -19,6 +19,7 @@ import { formatShapeFits, measureShapeFits } from "./shape_fit.ts";
 import { posedPositions } from "../data/rig.ts";
 import { distillForward, FEATURE_DIM, ForwardField } from "./distill.ts";
 import { ExpressionPrior, trainPrior } from "./prior.ts";
+import { shapeFocusOf } from "./prior_pairs.ts";
 import type { FieldReport, TrainerEvent, TrainerInputs } from "./trainer_events.ts";
 import type { TrainerConfig } from "./trainer_config.ts";
 
@@ -133,6 +134,7 @@ export async function buildModels(
         heldOut,
         output: config.fieldOutput,
         rigWeight: config.fieldRigWeight,
+        shapeFocus: config.fieldShapeFocus > 0 ? shapeFocusOf(rig, config.fieldShapeFocus) : undefined,
       });
       if (config.fieldLr > 0) prior = p.prior;
       else p.prior.destroy();
