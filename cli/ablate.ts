@@ -42,14 +42,16 @@ import {
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
 
-/** Measured time of the default budget (see the help text). */
 /**
- * Measured 10:51-11:08 UTC on the shared 2-core machine with the software adapter (load average about 11): B and
- * F (once) 5.5 minutes, then 400 steps in 11.5 minutes (about 0.7-1 steps/s at 128x128; the Gaussians grow to
- * the 10,000 cap) and 3-4 minutes of evaluation over all 220 val/test frames, per variant.
+ * Measured time of the default budget (see the help text). On the shared 2-core machine with the software
+ * adapter at a load average of about 11: 400 steps in 11.5 minutes (about 0.7-1 steps/s at 128x128; the
+ * Gaussians grow to the 10,000 cap) and 3-4 minutes of evaluation over all 220 val/test frames, per variant. On
+ * 2026-12-07, quiet, with --eval-frames 48: B (1,000 steps) and F (3,000) 8.3 minutes once; the full model
+ * trained in 159 s; the mesh-rigged baseline trained and was evaluated in 94 s.
  */
 export const ABLATE_TIME_NOTE =
-  "about 15 minutes per variant on a busy 2-core software adapter, plus 5.5 minutes once for B and F";
+  "about 15 minutes per variant on a busy 2-core software adapter (2-4 on a quiet one with --eval-frames 48), " +
+  "plus about 8 minutes once for B and F";
 
 const num = (args: ParsedArgs, name: string, o: { min?: number; max?: number } = {}) =>
   numberOption(args, name, { integer: true, min: 0, ...o });
