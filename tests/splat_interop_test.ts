@@ -35,7 +35,12 @@ function randomCloud(seed: number, n: number, degree: number, spread = 0.3): Gau
 // package) resolves its executable once; the checks then run it directly, which saves npx's start-up per call.
 
 /** Runs `cmd args` in `cwd`; returns its exit code and output (never throws). */
-async function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+/** Runs a command: its exit code, its stdout alone, and `out`, stdout followed by stderr (for messages). */
+async function run(
+  cmd: string,
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; out: string }> {
   try {
     const r = await new Deno.Command(cmd, {
       args,
@@ -45,9 +50,10 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<{ code: n
       signal: AbortSignal.timeout(60_000),
     }).output();
     const dec = new TextDecoder();
-    return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+    const stdout = dec.decode(r.stdout);
+    return { code: r.code, stdout, out: stdout + dec.decode(r.stderr) };
   } catch (e) {
-    return { code: -1, out: String(e) };
+    return { code: -1, stdout: "", out: String(e) };
   }
 }
 
@@ -60,7 +66,7 @@ const NPX = [
   "command -v splat-transform",
 ];
 const resolved = await run("npx", NPX);
-const binary = resolved.out.trim().split("\n").at(-1) ?? "";
+const binary = resolved.stdout.trim().split("\n").at(-1) ?? "";
 const probe = resolved.code === 0 ? await run(binary, ["--version"]) : resolved;
 if (probe.code !== 0) {
   console.warn(
@@ -193,7 +199,8 @@ Deno.test("Niantic's reference SPZ decoder (wasm, @spz-loader/core) decodes our 
         return;
       }
       assert.equal(r.code, 0, `reference decoder failed on our degree-${degree} file: ${r.out}`);
-      const ref = JSON.parse(r.out.trim().split("\n").at(-1)!);
+      // The JSON is stdout's last line (stderr may hold the package download's progress lines).
+      const ref = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
       const ours = readSpz(bytes, "c.spz");
       const n = ours.count, k = shCoefficients(degree);
       assert.equal(ref.numPoints, n);
@@ -293,7 +300,7 @@ Deno.test("Spark's loader reads our PLY and SPZ with the expected splat count, S
       return;
     }
     assert.equal(r.code, 0, r.out);
-    const results = r.out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const results = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
     assert.equal(results.length, files.length + 1, r.out);
     for (const res of results) {
       if (res.file.endsWith("cut.ply")) {
