@@ -34,8 +34,10 @@ function randomCloud(seed: number, n: number, degree: number, spread = 0.3): Gau
 // ---- Independent reader: the @playcanvas/splat-transform CLI (npm). npx (from the local cache when it has the
 // package) resolves its executable once; the checks then run it directly, which saves npx's start-up per call.
 
-/** Runs `cmd args` in `cwd`; returns its exit code and output (never throws). */
-/** Runs a command: its exit code, its stdout alone, and `out`, stdout followed by stderr (for messages). */
+/**
+ * Runs `cmd args` in `cwd` (never throws): its exit code, its stdout alone, and `out`, stdout followed by
+ * stderr (for messages).
+ */
 async function run(
   cmd: string,
   args: string[],

@@ -274,7 +274,7 @@ Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consis
       iters: 20,
       priorSteps: 60,
       distillSteps: 60,
-      // B is F's main teacher here (the default weight 10 makes the rig the teacher, and 60 steps of B stay
+      // B is F's main teacher here (the default weight 100 makes the rig the teacher, and 60 steps of B stay
       // further from the rig than F does, so F starts out of the cycle's reach).
       fieldRigWeight: 1,
       fieldLr: 1e-4,
