@@ -270,6 +270,11 @@ export const ablateCommand: Command = {
       value: "X",
       description: "fraction of F's samples drawn where each code's shapes move (default: the trainer's)",
     },
+    "detail-lr": {
+      type: "string",
+      value: "X",
+      description: "scale of the detail network G's learning rate (default: the trainer's)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -289,6 +294,7 @@ export const ablateCommand: Command = {
     const fieldBands = num(args, "field-bands", { max: 16 });
     const fieldRigWeight = numberOption(args, "field-rig-weight", { min: 0 });
     const fieldShapeFocus = numberOption(args, "field-shape-focus", { min: 0, max: 1 });
+    const detailLr = numberOption(args, "detail-lr", { min: 0, max: 100 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -304,6 +310,7 @@ export const ablateCommand: Command = {
       ...(fieldBands !== undefined ? { fieldBands } : {}),
       ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
       ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
+      ...(detailLr !== undefined ? { detailLr } : {}),
     };
     let b: TrainerConfig;
     try {

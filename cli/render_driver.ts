@@ -17,7 +17,7 @@ import type { Camera } from "../render/camera.ts";
 import { avatarFromCloud } from "../training/avatar.ts";
 import { ForwardField, type ForwardFieldConfig } from "../training/distill.ts";
 import { RefineCnn, type RefineCnnConfig } from "../training/refine_cnn.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { recordFieldOffsets } from "../training/field_rotation.ts";
 import { detailNetworkSpec, type PoseConstants } from "../training/pose.ts";
 
 /** What rendering needs of a loaded avatar (a `LoadedAvatar` of data/avatar_file.ts has all of it). */
@@ -115,12 +115,9 @@ export class AvatarDriver {
 
   async #refined(camera: Camera, z: Float32Array): Promise<ViewRender> {
     const { avatar, field, raster } = this.model, cnn = this.cnn!;
-    let dx: Tensor | undefined;
-    if (field) {
-      dx = Tensor.empty(avatar.gpu, [avatar.count, 3], "f32", "render.dxF");
-      field.evaluate(avatar.params.means, null, z, dx);
-    }
-    const posed = avatar.pose(z, dx, false);
+    const f = field ? recordFieldOffsets(field, avatar.params.means, z) : null;
+    const posed = avatar.pose(z, f?.dx, false);
+    f?.rotate(posed.quats);
     posed.extras = avatar.params.features;
     const out = await raster.render(posed, [camera]);
     const fw = cnn.forward(out.rgb, out.extras, { views: 1, height: camera.height, width: camera.width });
@@ -135,7 +132,7 @@ export class AvatarDriver {
       fw.release();
       out.destroy();
       posed.destroy();
-      dx?.destroy();
+      f?.destroy();
     }
   }
 

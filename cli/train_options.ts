@@ -95,6 +95,10 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     type: "boolean",
     description: "do not close the rig's open lip slit with a mouth cavity (rigs without a mouth interior)",
   },
+  "field-rotation": {
+    type: "boolean",
+    description: "also turn the Gaussians by F's local rotation where F moves them (off by default)",
+  },
   cnn: {
     type: "boolean",
     description: "screen-space refinement CNN on RGB + rendered features (off by default)",
@@ -116,6 +120,11 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     value: "N",
     description: "Fourier frequency bands of the position input of B and F (0: the raw position)",
+  },
+  "detail-lr": {
+    type: "string",
+    value: "X",
+    description: "scale of the detail network G's learning rate (0 freezes G)",
   },
   "field-rig-weight": {
     type: "string",
@@ -189,10 +198,12 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
   set("fieldBands", num(args, "field-bands", { max: 16 }));
   set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
+  set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
   set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;
+  if (args.values["field-rotation"]) c.fieldRotation = true;
   set("syncEvery", num(args, "sync-every", { max: 256 }));
   set("imageBudgetMiB", num(args, "image-budget"));
   const mode = stringOption(args, "density-mode");

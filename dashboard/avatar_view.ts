@@ -8,6 +8,7 @@ import type { GaussianRasterizer } from "../render/rasterizer.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { Avatar } from "../training/avatar.ts";
 import type { ForwardField } from "../training/distill.ts";
+import { recordFieldOffsets } from "../training/field_rotation.ts";
 import type { PosedGaussians } from "../training/pose.ts";
 import type { CameraInfo } from "../data/dataset.ts";
 
@@ -91,12 +92,9 @@ export async function renderView(
   expression: Float32Array,
 ): Promise<ViewRender> {
   const { avatar, field, raster } = m;
-  let dx: Tensor | undefined;
-  if (field) {
-    dx = Tensor.empty(avatar.gpu, [avatar.count, 3], "f32", "dashboard.dxF");
-    field.evaluate(avatar.params.means, null, expression, dx);
-  }
-  const posed = avatar.pose(expression, dx, false);
+  const f = field ? recordFieldOffsets(field, avatar.params.means, expression) : null;
+  const posed = avatar.pose(expression, f?.dx, false);
+  f?.rotate(posed.quats);
   try {
     const out = await (m.renderPosed ? m.renderPosed(posed, [camera]) : raster.render(posed, [camera]));
     try {
@@ -111,6 +109,6 @@ export async function renderView(
     }
   } finally {
     posed.destroy();
-    dx?.destroy();
+    f?.destroy();
   }
 }

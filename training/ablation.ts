@@ -31,6 +31,16 @@ export const PHOTOMETRIC_FIELD_LR = 5e-4;
 export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   { name: "full", label: "full model", overrides: {} },
   {
+    name: "field-rotation",
+    label: "with F's local rotation (field_rotation.ts; off by default)",
+    overrides: { fieldRotation: true },
+  },
+  {
+    name: "no-detail",
+    label: "without the detail network G (frozen at zero output)",
+    overrides: { detailLr: 0 },
+  },
+  {
     name: "no-features",
     label: "without per-Gaussian features (so also without the CNN, which reads them)",
     overrides: { featureDim: 0, cnn: false },

@@ -9,7 +9,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { ForwardField } from "./distill.ts";
 import { FieldStep } from "./field_step.ts";
-import { type MeshDeformation, MeshRig } from "./mesh_rigged.ts";
+import { type MeshDeformation, MeshRig, rotateQuaternions } from "./mesh_rigged.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type { RigMesh } from "./rig_sampling.ts";
 import type { StepValues } from "./step_values.ts";
@@ -27,14 +27,21 @@ export class StepDeformation {
     return this.field?.dx ?? this.mesh?.dx;
   }
 
-  /** Turns the posed quaternions [N, 4] by the triangles' rotations (mesh-rigged only; else nothing). */
-  rotate(quats: Tensor): void {
-    if (this.mesh) this.rig!.rotate(this.mesh.rot, quats);
+  /** The rotations [N, 4] that turn the posed Gaussians: the triangles' (mesh-rigged) or F's local ones. */
+  get rot(): Tensor | null {
+    return this.mesh?.rot ?? this.field?.rot ?? null;
   }
 
-  /** Turns the quaternions' gradients [N, 4] back by the triangles' rotations (mesh-rigged only). */
+  /** Turns the posed quaternions [N, 4] by `rot` (nothing without rotations). */
+  rotate(quats: Tensor): void {
+    const rot = this.rot;
+    if (rot) rotateQuaternions(quats.gpu, "forward", rot, quats);
+  }
+
+  /** Turns the quaternions' gradients [N, 4] back by `rot` (the gradient of `rotate`). */
   rotateBackward(gradQuats: Tensor): void {
-    if (this.mesh) this.rig!.rotateBackward(this.mesh.rot, gradQuats);
+    const rot = this.rot;
+    if (rot) rotateQuaternions(gradQuats.gpu, "backward", rot, gradQuats);
   }
 
   /** Whether F's backward applies (F is fine-tuned this step). */

@@ -61,6 +61,8 @@ export interface ForwardFieldConfig {
   canonicalCode?: number[];
   /** Fourier bands of the position input (position_encoding.ts; absent in older files: 0). */
   bands?: number;
+  /** Whether F also turns the Gaussians by its local rotation (field_rotation.ts; absent in older files: no). */
+  rotate?: boolean;
 }
 
 /** Saved state of `ForwardField.forwardTrain` for `backward`. */
@@ -72,13 +74,13 @@ export interface ForwardFieldActivations extends DeformNetState {
 /** The forward deformation field on the GPU. */
 export class ForwardField {
   readonly gpu: Gpu;
-  readonly config: ForwardFieldConfig;
+  #config: ForwardFieldConfig;
   readonly net: DeformNet;
   readonly pool: TensorPool;
 
   constructor(gpu: Gpu, config: ForwardFieldConfig) {
     this.gpu = gpu;
-    this.config = config;
+    this.#config = config;
     this.net = new DeformNet(gpu, {
       inputs: 3 + config.featureDim + config.codeDim,
       width: config.width,
@@ -90,6 +92,15 @@ export class ForwardField {
       bands: config.bands,
     });
     this.pool = new TensorPool(gpu);
+  }
+
+  get config(): ForwardFieldConfig {
+    return this.#config;
+  }
+
+  /** Sets whether the field turns the Gaussians by its local rotation (config `rotate`; the weights stay). */
+  setRotation(rotate: boolean): void {
+    this.#config = { ...this.#config, rotate };
   }
 
   /** The network (its params / grads are what joint fine-tuning updates). */

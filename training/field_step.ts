@@ -9,12 +9,15 @@ import { Tensor } from "../gpu/tensor.ts";
 import { type ForwardField, type ForwardFieldActivations, recordCycleLoss } from "./distill.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type { StepValues } from "./step_values.ts";
+import { recordFieldRotation } from "./field_rotation.ts";
 
 /** dx_F of one step and, with `prior` (fine-tuning), what F's backward needs. */
 export class FieldStep {
   readonly gpu: Gpu;
   /** dx_F [N, 3] f32 (world units). */
   readonly dx: Tensor;
+  /** F's local rotations [N, 4] (unit quaternions) when the field rotates (field_rotation.ts), else null. */
+  readonly rot: Tensor | null;
   #acts: ForwardFieldActivations | null = null;
 
   /**
@@ -33,6 +36,7 @@ export class FieldStep {
     this.dx = Tensor.empty(gpu, [means.size / 3, 3], "f32", "trainer.dxF");
     if (train) this.#acts = field.forwardTrain(means, null, z, this.dx);
     else field.evaluate(means, null, z, this.dx);
+    this.rot = field.config.rotate ? recordFieldRotation(field, means, z, this.dx) : null;
   }
 
   /** Whether F's backward applies (it is fine-tuned). */
@@ -75,5 +79,6 @@ export class FieldStep {
     this.#acts?.release();
     this.#acts = null;
     this.dx.destroy();
+    this.rot?.destroy();
   }
 }

@@ -32,6 +32,19 @@ export interface MeshDeformation {
   destroy(): void;
 }
 
+/**
+ * Records data[n] = rot[n] (x) data[n] ("forward") or L(rot[n])^T data[n] ("backward", the gradient) in place,
+ * [N, 4] each (mesh_rigged_rotate.wgsl); also used for the forward field's local rotations (field_rotation.ts).
+ */
+export function rotateQuaternions(gpu: Gpu, entry: "forward" | "backward", rot: Tensor, data: Tensor): void {
+  const N = data.size / 4;
+  if (rot.size < 4 * N) throw new Error(`rotateQuaternions: ${N} quaternions but ${rot.size / 4} rotations`);
+  dispatch(gpu, gpu.pipeline(rotateSrc, entry, { WG }, `rotateQuaternions.${entry}`), {
+    bindings: [rot, data, uniforms(gpu, [N, 0, 0, 0])],
+    workgroups: Math.ceil(N / WG),
+  });
+}
+
 /** A rig on the GPU plus the current attachment of the avatar's Gaussians. */
 export class MeshRig {
   readonly gpu: Gpu;
@@ -138,12 +151,7 @@ export class MeshRig {
   }
 
   #rotate(entry: "forward" | "backward", rot: Tensor, data: Tensor): void {
-    const N = data.size / 4;
-    if (rot.size < 4 * N) throw new Error(`MeshRig: ${N} quaternions but ${rot.size / 4} rotations`);
-    dispatch(this.gpu, this.gpu.pipeline(rotateSrc, entry, { WG }, `meshRig.rotate.${entry}`), {
-      bindings: [rot, data, uniforms(this.gpu, [N, 0, 0, 0])],
-      workgroups: Math.ceil(N / WG),
-    });
+    rotateQuaternions(this.gpu, entry, rot, data);
   }
 
   /** Frees the GPU buffers. */

@@ -195,6 +195,7 @@ export class StepRunner {
     for (const name of adam.groupNames) adam.setLr(name, adam.group(name).lr * f);
     if (deformation.fineTunes) adam.setLr("field", config.fieldLr * f);
     if (deformation.meshRigged) adam.setLr("detail", 0);
+    else adam.setLr("detail", adam.group("detail").lr * config.detailLr);
     if (refine) adam.setLr("cnn", refining ? refine.lr * f : 0);
   }
 

@@ -188,6 +188,7 @@ export async function buildModels(
           `no distillation: F starts at zero and is learned only photometrically (fieldLr ${config.fieldLr})`,
       });
     }
+    field?.setRotation(config.fieldRotation);
     // The Gaussians start on the rig's surface at F's canonical expression.
     const z0 = field?.config.canonicalCode;
     const canonicalRig = z0 ? { ...rig, positions: posedPositions(rig, z0) } : rig;
