@@ -32,7 +32,8 @@ export interface TrainerConfig {
   /**
    * Scale of G's learning rate (its schedule, avatar.ts `avatarLearningRates`, times lrScale); 0 freezes G at
    * zero output. G sees the expression code, so with few training expressions it can learn per-frame
-   * corrections that do not carry over to new expressions (README, "Expression field").
+   * corrections that do not carry over to new expressions: on the tracked-style default data (ablate defaults)
+   * test PSNR was 33.99 dB at 1, 34.64 at 0.1 (the best mouth, 26.86) and 34.72 at 0 (README, "Ablation study").
    */
   detailLr: number;
   /** Steps of fitting the expression prior B on the rig (0 with `distillSteps` 0: no forward field F). */
@@ -189,7 +190,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     featureDim: 8,
     detailWidth: 64,
     detailDepth: 3,
-    detailLr: 1,
+    detailLr: 0.1,
     priorSteps: 1000,
     distillSteps: 3000,
     fieldWidth: 64,
