@@ -19,7 +19,6 @@ export class StepDeformation {
   constructor(
     readonly field: FieldStep | null,
     readonly mesh: MeshDeformation | null,
-    readonly rig: MeshRig | null,
   ) {}
 
   /** The offsets [N, 3] f32 to pose with (dx_F, or the rig's displacement), undefined without either. */
@@ -98,7 +97,7 @@ export class DeformationSource {
       await this.rig.follow(means);
       md = this.rig.deform(z);
     }
-    return new StepDeformation(fs, md, this.rig);
+    return new StepDeformation(fs, md);
   }
 
   /** Records the step's F backward and cycle loss, the cycle residual's mean into `values` (no read). */

@@ -15,9 +15,11 @@ import { dispatch, uniforms } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { ForwardField } from "./distill.ts";
 import { rotateQuaternions } from "./mesh_rigged.ts";
-import rotationSrc from "./field_rotation.wgsl" with { type: "text" };
+import rotationKernel from "./field_rotation.wgsl" with { type: "text" };
+import quatSrc from "./quat_of_matrix.wgsl" with { type: "text" };
 
 const WG = 128;
+const rotationSrc = `${quatSrc}\n${rotationKernel}`;
 
 /** Probe step of the Jacobian as a fraction of the head diagonal (about 1 mm on a 0.47 m head box). */
 export const PROBE_STEP = 0.002;

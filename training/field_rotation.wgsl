@@ -53,35 +53,7 @@ fn inverse_transpose(m: mat3x3f, det: f32) -> mat3x3f {
   return mat3x3f(c0 / det, c1 / det, c2 / det);
 }
 
-fn quat_from_matrix(r: mat3x3f) -> vec4f {
-  // r[c][row] is column c. Shepperd's method: pick the largest of 4w², 4x², 4y², 4z².
-  let m00 = r[0].x;
-  let m11 = r[1].y;
-  let m22 = r[2].z;
-  let m21 = r[1].z;
-  let m12 = r[2].y;
-  let m02 = r[2].x;
-  let m20 = r[0].z;
-  let m10 = r[0].y;
-  let m01 = r[1].x;
-  let tr = m00 + m11 + m22;
-  var q: vec4f;
-  if (tr >= m00 && tr >= m11 && tr >= m22) {
-    let s = 2.0 * sqrt(max(1.0 + tr, 1e-12));
-    q = vec4f(0.25 * s, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s);
-  } else if (m00 >= m11 && m00 >= m22) {
-    let s = 2.0 * sqrt(max(1.0 + m00 - m11 - m22, 1e-12));
-    q = vec4f((m21 - m12) / s, 0.25 * s, (m01 + m10) / s, (m02 + m20) / s);
-  } else if (m11 >= m22) {
-    let s = 2.0 * sqrt(max(1.0 + m11 - m00 - m22, 1e-12));
-    q = vec4f((m02 - m20) / s, (m01 + m10) / s, 0.25 * s, (m12 + m21) / s);
-  } else {
-    let s = 2.0 * sqrt(max(1.0 + m22 - m00 - m11, 1e-12));
-    q = vec4f((m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, 0.25 * s);
-  }
-  if (q.x < 0.0) { q = -q; }
-  return normalize(q);
-}
+// quat_of (row-major 3x3 -> unit quaternion, w >= 0): quat_of_matrix.wgsl, prepended by field_rotation.ts.
 
 @compute @workgroup_size(WG)
 fn rotation(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -100,7 +72,13 @@ fn rotation(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     for (var i = 0u; i < ITERATIONS; i++) {
       m = 0.5 * (m + inverse_transpose(m, determinant(m)));
     }
-    q = quat_from_matrix(m);
+    var r: array<f32, 9>;
+    for (var row = 0u; row < 3u; row++) {
+      for (var col = 0u; col < 3u; col++) {
+        r[3u * row + col] = m[col][row];
+      }
+    }
+    q = quat_of(r);
   }
   dst[4u * n] = q.x;
   dst[4u * n + 1u] = q.y;

@@ -5,9 +5,9 @@
  *   posed mean = x_c + dx,   dx = sum_j bary_j (sum_k z_k delta_k[v_j])   (the rig's displacement there)
  *   posed rotation = r (x) q,  r = rotation of the triangle's frame from neutral to posed
  *
- * The trainer (config `deformation: "mesh"`) passes dx where NPGA passes F's offsets, rotates the posed
- * quaternions with `rotate` after posing and their gradients with `rotateBackward` before the pose backward, and
- * freezes the detail network G at zero output; the canonical Gaussians are optimized photometrically as usual.
+ * The trainer (config `deformation: "mesh"`) passes dx where NPGA passes F's offsets, turns the posed
+ * quaternions with `rotateQuaternions` after posing (and their gradients with its "backward" entry before the
+ * pose backward), and freezes the detail network G at zero output; the canonical Gaussians are optimized photometrically as usual.
  * Not modelled (unlike GaussianAvatars): scaling by the triangle's size change, and rotating a Gaussian's offset
  * from its attachment point (it translates with that point). When the avatar's Gaussians are replaced
  * (densification), `follow` re-attaches them to their nearest triangles.
@@ -20,10 +20,12 @@ import { Tensor } from "../gpu/tensor.ts";
 import { attachToNearestTriangles } from "./mesh_attach.ts";
 import type { MeshAttachment } from "./mesh_rigged_cpu.ts";
 import type { RigMesh } from "./rig_sampling.ts";
-import deformSrc from "./mesh_rigged.wgsl" with { type: "text" };
+import deformKernel from "./mesh_rigged.wgsl" with { type: "text" };
+import quatSrc from "./quat_of_matrix.wgsl" with { type: "text" };
 import rotateSrc from "./mesh_rigged_rotate.wgsl" with { type: "text" };
 
 const WG = 128;
+const deformSrc = `${quatSrc}\n${deformKernel}`;
 
 /** The per-step deformation of the mesh-rigged baseline: offsets [N, 3] and rotations [N, 4]. */
 export interface MeshDeformation {
@@ -34,7 +36,7 @@ export interface MeshDeformation {
 
 /**
  * Records data[n] = rot[n] (x) data[n] ("forward") or L(rot[n])^T data[n] ("backward", the gradient) in place,
- * [N, 4] each (mesh_rigged_rotate.wgsl); also used for the forward field's local rotations (field_rotation.ts).
+ * [N, 4] each (mesh_rigged_rotate.wgsl): the triangles' rotations here, the forward field's local ones (field_rotation.ts).
  */
 export function rotateQuaternions(gpu: Gpu, entry: "forward" | "backward", rot: Tensor, data: Tensor): void {
   const N = data.size / 4;
@@ -138,20 +140,6 @@ export class MeshRig {
         rot.destroy();
       },
     };
-  }
-
-  /** Records quats[n] = rot[n] (x) quats[n] in place ([N, 4] each). */
-  rotate(rot: Tensor, quats: Tensor): void {
-    this.#rotate("forward", rot, quats);
-  }
-
-  /** Records grads[n] = L(rot[n])^T grads[n] in place: the gradient of `rotate` with respect to its input. */
-  rotateBackward(rot: Tensor, grads: Tensor): void {
-    this.#rotate("backward", rot, grads);
-  }
-
-  #rotate(entry: "forward" | "backward", rot: Tensor, data: Tensor): void {
-    rotateQuaternions(this.gpu, entry, rot, data);
   }
 
   /** Frees the GPU buffers. */
