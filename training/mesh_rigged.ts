@@ -7,7 +7,8 @@
  *
  * The trainer (config `deformation: "mesh"`) passes dx where NPGA passes F's offsets, turns the posed
  * quaternions with `rotateQuaternions` after posing (and their gradients with its "backward" entry before the
- * pose backward), and freezes the detail network G at zero output; the canonical Gaussians are optimized photometrically as usual.
+ * pose backward), and freezes the detail network G at zero output; the canonical Gaussians are optimized
+ * photometrically as usual.
  * Not modelled (unlike GaussianAvatars): scaling by the triangle's size change, and rotating a Gaussian's offset
  * from its attachment point (it translates with that point). When the avatar's Gaussians are replaced
  * (densification), `follow` re-attaches them to their nearest triangles.
@@ -36,7 +37,8 @@ export interface MeshDeformation {
 
 /**
  * Records data[n] = rot[n] (x) data[n] ("forward") or L(rot[n])^T data[n] ("backward", the gradient) in place,
- * [N, 4] each (mesh_rigged_rotate.wgsl): the triangles' rotations here, the forward field's local ones (field_rotation.ts).
+ * [N, 4] each (mesh_rigged_rotate.wgsl): the triangles' rotations here, the forward field's local ones
+ * (field_rotation.ts).
  */
 export function rotateQuaternions(gpu: Gpu, entry: "forward" | "backward", rot: Tensor, data: Tensor): void {
   const N = data.size / 4;
