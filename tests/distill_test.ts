@@ -3,13 +3,8 @@ import { mlpBackwardCpu, mlpForwardCpu } from "../gpu/mlp_reference.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { type HeadFrame, headFrame } from "../training/deform_inputs.ts";
-import {
-  cycleGrad,
-  cycleGradCpu,
-  distillForward,
-  ForwardField,
-  recordCycleLoss,
-} from "../training/distill.ts";
+import { cycleGrad, cycleGradCpu, recordCycleLoss } from "../training/cycle_loss.ts";
+import { distillForward, ForwardField } from "../training/distill.ts";
 import { ExpressionPrior, trainPrior } from "../training/prior.ts";
 import { tinyRig } from "./deform_fixture.ts";
 import { assertClose, testGpu } from "./helpers.ts";
@@ -194,4 +189,74 @@ Deno.test("distillation is deterministic for a seed", async () => {
   assert.deepEqual(a.residual, b.residual);
   assert.notDeepEqual(a.p, c.p);
   prior.destroy();
+});
+
+Deno.test("cycle loss with basis supervision: the added parameter gradient matches central finite differences", async () => {
+  const gpu = await testGpu();
+  const D = 2, N = 5;
+  const { prior } = tinyNets(gpu, D);
+  const field = new ForwardField(gpu, {
+    frame: FRAME,
+    codeDim: D,
+    featureDim: 2,
+    width: 5,
+    layers: 4,
+    output: "codeBasis",
+    canonicalCode: [0.5, 0],
+  });
+  field.mlp.init(34);
+  const rng = new Rng(35);
+  const xc = rng.floats(3 * N, -0.2, 0.2), feat = rng.floats(2 * N), table = rng.floats(3 * D, 0, 1);
+  const index = new Uint32Array([0, 2, 1, 2, 0]);
+  const target = rng.floats(N * 3 * D, -0.1, 0.1), w = new Float32Array([1, 2.5]);
+  const t = {
+    xc: Tensor.from(gpu, xc),
+    feat: Tensor.from(gpu, feat),
+    codes: Tensor.from(gpu, table),
+    index: Tensor.from(gpu, index),
+    target: Tensor.from(gpu, target),
+    w: Tensor.from(gpu, w),
+  };
+  const batch = {
+    points: t.xc,
+    features: t.feat,
+    code: { kind: "indexed", codes: t.codes, index: t.index },
+  } as const;
+  recordCycleLoss(field, prior, batch, { weight: 1.5 }).destroy();
+  const without = await field.mlp.getGrads();
+  recordCycleLoss(field, prior, { ...batch, basisTarget: t.target, basisWeights: t.w, basisWeight: 0.7 }, {
+    weight: 1.5,
+  }).destroy();
+  const added = (await field.mlp.getGrads()).map((g, j) => g - without[j]);
+  // CPU: 1.5 * 0.7 * mean_i sum_{c,k} w_k (raw[i, c D + k] - target)^2, raw = the MLP's output (no bands).
+  const inF: number[] = [];
+  for (let i = 0; i < N; i++) {
+    inF.push(
+      ...[0, 1, 2].map((c) => (xc[3 * i + c] - FRAME.center[c]) * FRAME.scale),
+      feat[2 * i],
+      feat[2 * i + 1],
+      ...table.subarray(index[i] * D, index[i] * D + D),
+    );
+  }
+  const loss = (p: Float64Array): number => {
+    const raw = mlpForwardCpu(field.mlp.spec, p, inF, N).post.at(-1)!;
+    let s = 0;
+    for (let e = 0; e < raw.length; e++) s += w[(e % (3 * D)) % D] * (raw[e] - target[e]) ** 2;
+    return (1.5 * 0.7 * s) / N;
+  };
+  const p = Float64Array.from(await field.mlp.getParams()), h = 1e-6, fd = new Float64Array(p.length);
+  for (let j = 0; j < p.length; j++) {
+    const keep = p[j];
+    p[j] = keep + h;
+    const up = loss(p);
+    p[j] = keep - h;
+    fd[j] = (up - loss(p)) / (2 * h);
+    p[j] = keep;
+  }
+  const scale = Math.max(...fd.map(Math.abs));
+  assert.ok(scale > 1e-3, "non-trivial gradient");
+  assertClose(added, fd, { atol: 2e-3 * scale, rtol: 2e-3, what: "d(basis loss)/dparams(F)" });
+  for (const v of Object.values(t)) v.destroy();
+  prior.destroy();
+  field.destroy();
 });

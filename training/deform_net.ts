@@ -91,19 +91,22 @@ export class DeformNet {
   /**
    * Records the backward pass from dOut [N, 3] (gradient with respect to the scaled offsets): parameter
    * gradients into `mlp.grads` (added with `accumulate`) and, when given, the gradient with respect to the input
-   * rows (the code columns receive the MLP's part only: the head treats codes as constants). Releases `st`.
+   * rows (the code columns receive the MLP's part only: the head treats codes as constants). `addRaw` may add
+   * a loss's gradient with respect to the network's raw output (st.raw, [N, outputs]) into dRaw before the MLP's
+   * backward pass (basis_residual.ts). Releases `st`.
    */
   backward(
     st: DeformNetState,
     dOut: Tensor,
     s: number,
     dInput?: Tensor,
-    opts: { accumulate?: boolean } = {},
+    opts: { accumulate?: boolean; addRaw?: (raw: Tensor, dRaw: Tensor) => void } = {},
   ): void {
     const n = dOut.size / 3;
     const dRaw = this.#raw(n);
     if (this.#z0) codeBasisBackward(this.gpu, this.#args(st.input, s), dOut, dRaw);
     else this.#scale(dOut, dRaw, s);
+    opts.addRaw?.(st.raw, dRaw);
     const b = this.#bands;
     const dEnc = dInput && b > 0
       ? this.pool.acquire([n, encodedColumns(this.spec.inputs, b)], "f32", "deform.denc")

@@ -19,19 +19,18 @@
  * displacement is 1.9%.
  *
  * Joint fine-tuning: `ForwardField.forwardTrain` / `backward` take world units and give gradients for F's
- * parameters and (optionally) its input rows (features f, canonical position); `recordCycleLoss` with `weight`
- * and `accumulate: true` adds the cycle term to F's gradients in the same step.
+ * parameters and (optionally) its input rows (features f, canonical position); `recordCycleLoss`
+ * (cycle_loss.ts) with `weight` and `accumulate: true` adds the cycle term to F's gradients in the same step.
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { dispatch, uniforms } from "../gpu/dispatch.ts";
 import type { Mlp } from "../gpu/mlp.ts";
 import { reduce } from "../gpu/reduce.ts";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
 import { assembleInputs, type CodeSource, type HeadFrame } from "./deform_inputs.ts";
 import type { ExpressionPrior } from "./prior.ts";
-import { residual3 } from "./prior_residual.ts";
+import { recordCycleLoss } from "./cycle_loss.ts";
 import type { DeformOutput } from "./code_basis.ts";
 import { DeformNet, type DeformNetState } from "./deform_net.ts";
 import {
@@ -44,7 +43,6 @@ import {
 } from "./prior_pairs.ts";
 import type { RigMesh } from "./rig_sampling.ts";
 import { exponentialDecay } from "./schedule.ts";
-import gradSrc from "./cycle_grad.wgsl" with { type: "text" };
 
 /** Dimension of the per-Gaussian latent feature f. */
 export const FEATURE_DIM = 8;
@@ -189,81 +187,7 @@ export class ForwardField {
   }
 }
 
-/** Records dF = g + dIn[:, 0..3) (cycle_grad.wgsl) for g [N, 3] and dIn [N, stride]. */
-export function cycleGrad(gpu: Gpu, g: Tensor, dIn: Tensor, stride: number, dF: Tensor): void {
-  const n = g.size / 3;
-  if (dIn.size !== n * stride || dF.size !== 3 * n) throw new Error("cycleGrad: shape mismatch");
-  dispatch(gpu, gpu.pipeline(gradSrc, "main", {}, "cycle_grad"), {
-    bindings: [g, dIn, dF, uniforms(gpu, [n, stride])],
-    workgroups: Math.ceil((3 * n) / 256),
-  });
-}
-
-/** CPU reference of `cycleGrad`. */
-export function cycleGradCpu(g: ArrayLike<number>, dIn: ArrayLike<number>, stride: number): Float64Array {
-  const out = new Float64Array(g.length);
-  for (let i = 0; i < g.length; i++) out[i] = g[i] + dIn[Math.floor(i / 3) * stride + (i % 3)];
-  return out;
-}
-
-/** Canonical points (world) with their codes and optional features, for one cycle-loss evaluation. */
-export interface CycleBatch {
-  points: Tensor;
-  features?: Tensor;
-  code: CodeSource;
-  /**
-   * The rig's own displacement posed - canonical [N, 3] in normalized units, when known: F is then also
-   * supervised directly, adding `rigWeight` * mean |F - target|^2 to the loss.
-   */
-  rigTarget?: Tensor;
-  rigWeight?: number;
-}
-
-/**
- * Records the cycle loss and its gradient: F's parameter gradients (times `weight`, added with `accumulate`)
- * and returns sq [N] with the per-point squared residual |F + B(x_c + F, z)|^2 in normalized units (reduce with
- * "mean" for the unweighted loss; the caller destroys it). Overwrites B's parameter gradients.
- */
-export function recordCycleLoss(
-  field: ForwardField,
-  prior: ExpressionPrior,
-  b: CycleBatch,
-  opts: { weight?: number; accumulate?: boolean } = {},
-): Tensor<"f32"> {
-  const gpu = field.gpu, pool = field.pool;
-  const n = b.points.size / 3;
-  const inF = pool.acquire([n, field.inputDim], "f32", "cycle.inF");
-  const dx = pool.acquire([n, 3], "f32", "cycle.dx");
-  const inB = pool.acquire([n, prior.inputDim], "f32", "cycle.inB");
-  const delta = pool.acquire([n, 3], "f32", "cycle.delta");
-  const g = pool.acquire([n, 3], "f32", "cycle.g");
-  const dInB = pool.acquire([n, prior.inputDim], "f32", "cycle.dInB");
-  const gF = pool.acquire([n, 3], "f32", "cycle.gF");
-  const sq = Tensor.empty(gpu, [n], "f32", "cycle.sq");
-  field.assemble(b.points, b.features ?? null, b.code, inF);
-  const actsF = field.net.forwardTrain(inF, dx, 1);
-  prior.assemble(b.points, b.code, inB, dx);
-  const actsB = prior.net.forwardTrain(inB, delta, 1);
-  const w = opts.weight ?? 1;
-  residual3(gpu, { a: dx, b: delta, ca: 1, cb: 1, gs: (2 * w) / n, res: g, sq });
-  prior.net.backward(actsB, g, 1, dInB);
-  cycleGrad(gpu, g, dInB, prior.inputDim, gF);
-  const rw = b.rigTarget ? (b.rigWeight ?? 1) : 0;
-  const gSum = rw > 0 ? pool.acquire([n, 3], "f32", "cycle.gsum") : gF;
-  if (rw > 0) {
-    // gSum = gF + 2 w rw (dx - target) / n, the direct term's gradient added to the cycle's.
-    const gRig = pool.acquire([n, 3], "f32", "cycle.grig"), sqRig = pool.acquire([n], "f32", "cycle.sqrig");
-    residual3(gpu, { a: dx, b: b.rigTarget!, ca: 1, cb: -1, gs: (2 * w * rw) / n, res: gRig, sq: sqRig });
-    residual3(gpu, { a: gF, b: gRig, ca: 1, cb: 1, gs: 1, res: gSum, sq: sqRig });
-    gRig.destroy();
-    sqRig.destroy();
-  }
-  field.net.backward(actsF, gSum, 1, undefined, { accumulate: opts.accumulate });
-  if (gSum !== gF) gSum.destroy();
-  for (const t of [inF, dx, inB, delta, g, dInB, gF]) t.destroy();
-  return sq;
-}
-
+/** Settings of `distillForward` (sampling as prior_pairs.ts `PairSampling`). */
 export interface DistillOptions extends PairSampling {
   steps?: number;
   batch?: number;
@@ -279,6 +203,8 @@ export interface DistillOptions extends PairSampling {
   evalPoints?: number;
   /** Fraction of samples concentrated on moving geometry (default 0.5, see prior_pairs.ts `motionFocusCdf`). */
   focus?: number;
+  /** Exponent of the motion in the focused samples' weights (area * motion^focusPower; default 1). */
+  focusPower?: number;
   /** Output head of F (default "codeBasis"); its canonical code is B's. */
   output?: DeformOutput;
   /**
@@ -288,8 +214,27 @@ export interface DistillOptions extends PairSampling {
   rigWeight?: number;
   /** Fourier bands of F's position input (default: B's). */
   bands?: number;
+  /**
+   * Weight of the direct supervision of F's code basis by the rig's blendshape deltas (basis_residual.ts; 0:
+   * off, the default here; only with the "codeBasis" head). Shape k is weighted by (m / m_k)^basisPower, m_k its
+   * largest vertex displacement and m the largest of all, so a shape's relative error counts more the smaller
+   * it moves (basisPower 0: absolute errors; default 1).
+   */
+  basisWeight?: number;
+  basisPower?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
+}
+
+/** Per-shape weights (m / m_k)^power of the basis supervision (see `DistillOptions.basisWeight`), [D]. */
+export function basisShapeWeights(rig: RigMesh, power: number): Float32Array {
+  const m = rig.deltas.map((d) => {
+    let best = 0;
+    for (let v = 0; v < d.length; v += 3) best = Math.max(best, Math.hypot(d[v], d[v + 1], d[v + 2]));
+    return best;
+  });
+  const top = Math.max(...m);
+  return Float32Array.from(m, (mk) => (mk > 0 ? (top / mk) ** power : 0));
 }
 
 /** Distillation quality on held-out codes, relative to the head diagonal. */
@@ -323,7 +268,7 @@ export async function distillForward(
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
-    cdf: motionFocusCdf(rig, opts.focus),
+    cdf: motionFocusCdf(rig, opts.focus, opts.focusPower),
     canonicalCode: z0 ? Float32Array.from(z0) : undefined,
   };
   const field = new ForwardField(gpu, {
@@ -337,6 +282,11 @@ export async function distillForward(
     bands: opts.bands ?? prior.config.bands ?? 0,
   });
   const rigWeight = opts.rigWeight ?? 1, scale = prior.config.frame.scale;
+  const basisWeight = field.config.output === "codeBasis" ? opts.basisWeight ?? 0 : 0;
+  const basisWeights = basisWeight > 0
+    ? Tensor.from(gpu, basisShapeWeights(rig, opts.basisPower ?? 1), undefined, "distill.basisWeights")
+    : undefined;
+  const basisTarget = basisWeight > 0 ? Tensor.empty(gpu, [batch, 3 * D]) : undefined;
   field.mlp.init(seed, { lastLayerScale: 0 });
   const lr = opts.lr ?? 2e-3;
   const adam = new Adam(gpu, [{ name: "field", params: field.mlp.params, grads: field.mlp.grads, lr }]);
@@ -349,7 +299,7 @@ export async function distillForward(
   const logEvery = opts.logEvery ?? 25;
   let last = NaN;
   for (let step = 1; step <= steps; step++) {
-    const pairs = samplePairs(rig, batch, rng, { ...sampling, perCode: per });
+    const pairs = samplePairs(rig, batch, rng, { ...sampling, perCode: per, basis: basisWeight > 0 });
     points.upload(pairs.canonical);
     codes.upload(pairs.codes);
     index.upload(pairs.index);
@@ -358,11 +308,15 @@ export async function distillForward(
       for (let i = 0; i < t.length; i++) t[i] = (pairs.posed[i] - pairs.canonical[i]) * scale;
       target.upload(t);
     }
+    if (basisTarget) basisTarget.upload(pairs.basis!.map((v) => v * scale));
     const sq = recordCycleLoss(field, prior, {
       points,
       code: { kind: "indexed", codes, index },
       rigTarget: target,
       rigWeight,
+      basisTarget,
+      basisWeights,
+      basisWeight,
     });
     adam.setLr("field", exponentialDecay(step - 1, { initial: lr, final: lr / 10, steps }));
     adam.step();
@@ -375,6 +329,8 @@ export async function distillForward(
   }
   for (const t of [points, codes, index, loss]) t.destroy();
   target?.destroy();
+  basisTarget?.destroy();
+  basisWeights?.destroy();
   adam.destroy();
   const residual = await measureDistillation(field, prior, rig, {
     ...sampling,

@@ -6,7 +6,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { type ForwardField, type ForwardFieldActivations, recordCycleLoss } from "./distill.ts";
+import type { ForwardField, ForwardFieldActivations } from "./distill.ts";
+import { recordCycleLoss } from "./cycle_loss.ts";
 import type { ExpressionPrior } from "./prior.ts";
 import type { StepValues } from "./step_values.ts";
 import { recordFieldRotation } from "./field_rotation.ts";

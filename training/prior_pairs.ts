@@ -62,6 +62,12 @@ export interface PosedPairs {
   canonical: Float32Array;
   codes: Float32Array;
   index: Uint32Array;
+  /**
+   * With `PairSampling.basis`: the rig's blendshape deltas at each point, [N, 3D] world units (x of all D
+   * shapes, then y, then z: the layout of a code-basis head, code_basis.ts), the exact basis of the forward
+   * field of a linear rig (off-surface points move with their surface point).
+   */
+  basis?: Float32Array;
 }
 
 export interface PairSampling extends CodeSampling {
@@ -77,6 +83,8 @@ export interface PairSampling extends CodeSampling {
   canonicalCode?: Float32Array;
   /** Put a fraction of each code's points where that code moves the surface (`shapeFocusOf`). */
   shapeFocus?: ShapeFocus;
+  /** Also return the rig's basis at the points (`PosedPairs.basis`). */
+  basis?: boolean;
 }
 
 /**
@@ -130,10 +138,17 @@ function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
  * displacement of its vertices. Static regions (neck, back of the head) have B = 0 and are easy; the moving
  * lips, jaw, lids and brows need the capacity.
  */
-export function motionFocusCdf(mesh: RigMesh, focus = 0.5): Float64Array {
+export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1): Float64Array {
   const area = triangleAreaCdf(mesh);
   const F = area.length;
-  const am = areaTimesMotion(mesh, vertexMotion(mesh.positions.length / 3, mesh.deltas));
+  const motion = vertexMotion(mesh.positions.length / 3, mesh.deltas);
+  // power != 1: motion^power where a vertex moves by more than 1 mm (rig units are metres), else 0.
+  if (power !== 1) {
+    for (let v = 0; v < motion.length; v++) {
+      motion[v] = motion[v] > 1e-3 ? motion[v] ** power : 0;
+    }
+  }
+  const am = areaTimesMotion(mesh, motion);
   const a = new Float64Array(F);
   let sa = 0, sam = 0;
   for (let f = 0; f < F; f++) {
@@ -206,7 +221,26 @@ export function samplePairs(mesh: RigMesh, count: number, rng: Rng, o: PairSampl
     posed.set(posedPoints(mesh, sub, codes.subarray(g * D, (g + 1) * D)), 3 * a);
     index.fill(g, a, b);
   }
-  return { count, posed, canonical: posedPoints(mesh, s, o.canonicalCode ?? null), codes, index };
+  const canonical = posedPoints(mesh, s, o.canonicalCode ?? null);
+  return { count, posed, canonical, codes, index, ...(o.basis ? { basis: basisTargets(mesh, s) } : {}) };
+}
+
+/** The blendshape deltas at the samples, [N, 3D] (layout of `PosedPairs.basis`). */
+export function basisTargets(mesh: RigMesh, s: SurfaceSamples): Float32Array {
+  const D = mesh.deltas.length, I = mesh.indices, out = new Float32Array(s.count * 3 * D);
+  for (let i = 0; i < s.count; i++) {
+    const f = s.triangles[i], row = i * 3 * D;
+    for (let j = 0; j < 3; j++) {
+      const v = 3 * I[3 * f + j], b = s.barycentrics[3 * i + j];
+      for (let k = 0; k < D; k++) {
+        const d = mesh.deltas[k];
+        out[row + k] += b * d[v];
+        out[row + D + k] += b * d[v + 1];
+        out[row + 2 * D + k] += b * d[v + 2];
+      }
+    }
+  }
+  return out;
 }
 
 /** Relative displacement above which a point counts as moving (0.1% of the head diagonal). */

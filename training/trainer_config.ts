@@ -41,7 +41,8 @@ export interface TrainerConfig {
   /**
    * Steps of distilling the forward field F from B (0: no F; G does all the deformation). Measured on the
    * built-in tracked-style head: F's error on moving vertices 11.7% (1,000), 10.8% (2,000), 10.0% (3,000) of
-   * the zero field; about 0.14 s a step on the 2-core software adapter.
+   * the zero field before the basis supervision and the moving-area focus (`fieldBasisWeight`, `fieldFocus`),
+   * 7.8% at 3,000 with them; about 0.22 s a step on the 2-core software adapter.
    */
   distillSteps: number;
   /** Hidden width of B and F. */
@@ -81,6 +82,23 @@ export interface TrainerConfig {
    * 2,000 steps: 11.8% against 10.8%), so it is off by default.
    */
   fieldShapeFocus: number;
+  /**
+   * Fraction of F's distillation samples drawn on moving geometry (the rest by area), and the exponent of the
+   * motion in their weights (area * motion^power on the triangles that move by more than 1 mm; 1: area times
+   * motion). Area times motion left the brows, lids and nose a handful of samples beside the jaw: 7 of 2,048
+   * within 1 cm of the outer brow on the built-in head, where F then learned 95% of nothing. At 0.8 and power
+   * 0 (every moving square millimetre alike) with `fieldBasisWeight` 100, 500 distillation steps: held-out
+   * moving-vertex error 14.4% -> 11.9% of the zero field, browOuterUp 95% -> 24%, noseSneer 99% -> 35-55%.
+   */
+  fieldFocus: number;
+  fieldFocusPower: number;
+  /**
+   * Weight of the direct supervision of F's code basis by the rig's blendshape deltas, each shape weighted by
+   * (largest motion / its motion) (basis_residual.ts; 0: off). Through the combined offset alone a shape's
+   * basis is trained by every shape's residual times its code; 500 distillation steps, on the built-in head:
+   * mouthSmile 54% -> 16% of the zero field, held-out moving-vertex mean 14.4% -> 14.7%.
+   */
+  fieldBasisWeight: number;
   /**
    * Close an open lip slit with a dark mouth cavity before B, F and the Gaussians are built from the rig
    * (data/mouth_cavity.ts): a tracked rig has no mouth interior, so without it no Gaussian starts inside the
@@ -199,6 +217,9 @@ export function defaultTrainerConfig(): TrainerConfig {
     canonicalJaw: 0.5,
     fieldRigWeight: 100,
     fieldShapeFocus: 0,
+    fieldFocus: 0.8,
+    fieldFocusPower: 0,
+    fieldBasisWeight: 100,
     mouthCavity: true,
     fieldRotation: false,
     fieldLr: 0,
@@ -275,6 +296,9 @@ const RULES: Record<NumericKey, Rule> = {
   canonicalJaw: NUM(0, 1),
   fieldRigWeight: NUM(0),
   fieldShapeFocus: NUM(0, 1),
+  fieldFocus: NUM(0, 1),
+  fieldFocusPower: NUM(0, 4),
+  fieldBasisWeight: NUM(0, 1e6),
   fieldLr: NUM(0, 1),
   cycleWeight: NUM(0),
   initialOpacity: NUM(1e-4, 0.9999),

@@ -135,6 +135,9 @@ export async function buildModels(
         output: config.fieldOutput,
         rigWeight: config.fieldRigWeight,
         shapeFocus: config.fieldShapeFocus > 0 ? shapeFocusOf(rig, config.fieldShapeFocus) : undefined,
+        focus: config.fieldFocus,
+        focusPower: config.fieldFocusPower,
+        basisWeight: config.fieldBasisWeight,
       });
       if (config.fieldLr > 0) prior = p.prior;
       else p.prior.destroy();
