@@ -274,9 +274,10 @@ Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consis
       iters: 20,
       priorSteps: 60,
       distillSteps: 60,
-      // B is F's main teacher here (the default weight 100 makes the rig the teacher, and 60 steps of B stay
-      // further from the rig than F does, so F starts out of the cycle's reach).
+      // B is F's main teacher here (the default weights 100 of the rig and of its basis make the rig the
+      // teacher, and 60 steps of B stay further from the rig than F does, so F starts out of the cycle's reach).
       fieldRigWeight: 1,
+      fieldBasisWeight: 0,
       fieldLr: 1e-4,
       logEvery: 5,
     },
