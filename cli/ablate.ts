@@ -51,7 +51,7 @@ import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
  */
 export const ABLATE_TIME_NOTE =
   "about 15 minutes per variant on a busy 2-core software adapter (2-4 on a quiet one with --eval-frames 48), " +
-  "plus about 8 minutes once for B and F";
+  "plus about 12 minutes once for B and F";
 
 const num = (args: ParsedArgs, name: string, o: { min?: number; max?: number } = {}) =>
   numberOption(args, name, { integer: true, min: 0, ...o });
