@@ -9,6 +9,20 @@ import { ExpressionPrior, trainPrior } from "../training/prior.ts";
 import { tinyRig } from "./deform_fixture.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
+/** Central differences of `loss` with respect to every entry of `p` (restored afterwards). */
+function centralDifferences(loss: (p: Float64Array) => number, p: Float64Array, h: number): Float64Array {
+  const fd = new Float64Array(p.length);
+  for (let j = 0; j < p.length; j++) {
+    const keep = p[j];
+    p[j] = keep + h;
+    const up = loss(p);
+    p[j] = keep - h;
+    fd[j] = (up - loss(p)) / (2 * h);
+    p[j] = keep;
+  }
+  return fd;
+}
+
 const FRAME: HeadFrame = { center: [0.05, -0.1, 0.02], scale: 4, diagonal: 0.5 };
 
 Deno.test("cycle gradient kernel matches the CPU reference", async () => {
@@ -82,16 +96,7 @@ Deno.test("cycle loss: F's parameter gradient matches central finite differences
   };
   const p = Float64Array.from(pF);
   assertClose([gpuLoss * 1.5], [loss(p)], { rtol: 1e-4, atol: 1e-7, what: "loss" });
-  const h = 1e-6;
-  const fd = new Float64Array(p.length);
-  for (let j = 0; j < p.length; j++) {
-    const keep = p[j];
-    p[j] = keep + h;
-    const up = loss(p);
-    p[j] = keep - h;
-    fd[j] = (up - loss(p)) / (2 * h);
-    p[j] = keep;
-  }
+  const fd = centralDifferences(loss, p, 1e-6);
   const scale = Math.max(...fd.map(Math.abs));
   assert.ok(scale > 1e-3, "non-trivial gradient");
   assertClose(grads, fd, { atol: 2e-3 * scale, rtol: 2e-3, what: "dL/dparams(F)" });
@@ -244,15 +249,7 @@ Deno.test("cycle loss with basis supervision: the added parameter gradient match
     for (let e = 0; e < raw.length; e++) s += w[(e % (3 * D)) % D] * (raw[e] - target[e]) ** 2;
     return (1.5 * 0.7 * s) / N;
   };
-  const p = Float64Array.from(await field.mlp.getParams()), h = 1e-6, fd = new Float64Array(p.length);
-  for (let j = 0; j < p.length; j++) {
-    const keep = p[j];
-    p[j] = keep + h;
-    const up = loss(p);
-    p[j] = keep - h;
-    fd[j] = (up - loss(p)) / (2 * h);
-    p[j] = keep;
-  }
+  const fd = centralDifferences(loss, Float64Array.from(await field.mlp.getParams()), 1e-6);
   const scale = Math.max(...fd.map(Math.abs));
   assert.ok(scale > 1e-3, "non-trivial gradient");
   assertClose(added, fd, { atol: 2e-3 * scale, rtol: 2e-3, what: "d(basis loss)/dparams(F)" });

@@ -34,6 +34,7 @@ import { recordCycleLoss } from "./cycle_loss.ts";
 import type { DeformOutput } from "./code_basis.ts";
 import { DeformNet, type DeformNetState } from "./deform_net.ts";
 import {
+  basisShapeWeights,
   errorStats,
   motionFocusCdf,
   type MovingStats,
@@ -224,17 +225,6 @@ export interface DistillOptions extends PairSampling {
   basisPower?: number;
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
-}
-
-/** Per-shape weights (m / m_k)^power of the basis supervision (see `DistillOptions.basisWeight`), [D]. */
-export function basisShapeWeights(rig: RigMesh, power: number): Float32Array {
-  const m = rig.deltas.map((d) => {
-    let best = 0;
-    for (let v = 0; v < d.length; v += 3) best = Math.max(best, Math.hypot(d[v], d[v + 1], d[v + 2]));
-    return best;
-  });
-  const top = Math.max(...m);
-  return Float32Array.from(m, (mk) => (mk > 0 ? (top / mk) ** power : 0));
 }
 
 /** Distillation quality on held-out codes, relative to the head diagonal. */

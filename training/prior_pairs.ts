@@ -5,6 +5,7 @@
  */
 import type { Rng } from "../gpu/rng.ts";
 import { headFrame } from "./deform_inputs.ts";
+import { MOVING_VERTEX_MM } from "./field_fit.ts";
 import {
   drawTriangle,
   posedPoints,
@@ -111,6 +112,17 @@ export function shapeFocusOf(mesh: RigMesh, fraction = 0.5): ShapeFocus {
   return { cdfs, fraction };
 }
 
+/**
+ * Per-shape weights (m / m_k)^power of F's basis supervision (distill.ts `DistillOptions.basisWeight`): m_k
+ * the largest vertex displacement of blendshape k, m the largest of all; 0 for a shape that moves nothing. [D]
+ */
+export function basisShapeWeights(mesh: RigMesh, power: number): Float32Array {
+  const V = mesh.positions.length / 3;
+  const m = mesh.deltas.map((d) => Math.max(...vertexMotion(V, [d])));
+  const top = Math.max(...m);
+  return Float32Array.from(m, (mk) => (mk > 0 ? (top / mk) ** power : 0));
+}
+
 /** Per vertex, the largest displacement any of `deltas` gives it. */
 function vertexMotion(V: number, deltas: Float32Array[]): Float64Array {
   const motion = new Float64Array(V);
@@ -142,10 +154,10 @@ export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1): Float64Ar
   const area = triangleAreaCdf(mesh);
   const F = area.length;
   const motion = vertexMotion(mesh.positions.length / 3, mesh.deltas);
-  // power != 1: motion^power where a vertex moves by more than 1 mm (rig units are metres), else 0.
+  // power != 1: motion^power where a vertex moves by more than MOVING_VERTEX_MM (rig units are metres), else 0.
   if (power !== 1) {
     for (let v = 0; v < motion.length; v++) {
-      motion[v] = motion[v] > 1e-3 ? motion[v] ** power : 0;
+      motion[v] = motion[v] > MOVING_VERTEX_MM / 1000 ? motion[v] ** power : 0;
     }
   }
   const am = areaTimesMotion(mesh, motion);
