@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { Rng } from "../gpu/rng.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { basisResidual, basisResidualCpu } from "../training/basis_residual.ts";
-import { basisShapeWeights, basisTargets, motionFocusCdf, samplePairs } from "../training/prior_pairs.ts";
+import {
+  basisShapeWeights,
+  basisTargets,
+  motionFocusCdf,
+  samplePairs,
+  shapeBalancedWeights,
+} from "../training/prior_pairs.ts";
 import { posedPoints, sampleSurface, triangleAreaCdf } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";
 import { assertClose, testGpu } from "./helpers.ts";
@@ -109,4 +115,25 @@ Deno.test("motion focus: power 0 draws every triangle that moves by more than 1 
   assert.ok(checked > 0 && checked < F, "the fixture has static and moving triangles");
   // power 1 keeps area times motion: a triangle's weight grows with its motion.
   assert.notDeepEqual(motionFocusCdf(rig, 1, 1), cdf);
+});
+
+Deno.test("shape-balanced focus: every moving blendshape gets the same share of the samples", () => {
+  const rig = tinyRig();
+  const w = shapeBalancedWeights(rig), area = triangleAreaCdf(rig), I = rig.indices, F = area.length;
+  assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) - 1) < 1e-9, "weights sum to 1");
+  const moving = rig.deltas.filter((d) => d.some((v) => Math.abs(v) > 1e-3));
+  for (const d of moving) {
+    let share = 0;
+    for (let f = 0; f < F; f++) {
+      const moves = [0, 1, 2].some((j) =>
+        Math.hypot(d[3 * I[3 * f + j]], d[3 * I[3 * f + j] + 1], d[3 * I[3 * f + j] + 2]) > 1e-3
+      );
+      if (moves) share += w[f];
+    }
+    // At least its own 1/K (more where another shape's region overlaps).
+    assert.ok(share >= 1 / moving.length - 1e-9, `share ${share} < 1/${moving.length}`);
+  }
+  // Mixed into the focus: balance 1 with focus 1 is exactly these weights.
+  const cdf = motionFocusCdf(rig, 1, 0, 1);
+  for (let f = 0; f < F; f++) assert.ok(Math.abs(cdf[f] - (f ? cdf[f - 1] : 0) - w[f]) < 1e-9);
 });

@@ -206,6 +206,11 @@ export interface DistillOptions extends PairSampling {
   focus?: number;
   /** Exponent of the motion in the focused samples' weights (area * motion^focusPower; default 1). */
   focusPower?: number;
+  /**
+   * Share of the focused samples split equally between the blendshapes (prior_pairs.ts `shapeBalancedWeights`)
+   * instead of by moving area (default 0).
+   */
+  focusBalance?: number;
   /** Output head of F (default "codeBasis"); its canonical code is B's. */
   output?: DeformOutput;
   /**
@@ -258,7 +263,7 @@ export async function distillForward(
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
-    cdf: motionFocusCdf(rig, opts.focus, opts.focusPower),
+    cdf: motionFocusCdf(rig, opts.focus, opts.focusPower, opts.focusBalance),
     canonicalCode: z0 ? Float32Array.from(z0) : undefined,
   };
   const field = new ForwardField(gpu, {

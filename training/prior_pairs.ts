@@ -150,9 +150,12 @@ function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
  * displacement of its vertices. Static regions (neck, back of the head) have B = 0 and are easy; the moving
  * lips, jaw, lids and brows need the capacity.
  */
-export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1): Float64Array {
+export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1, balance = 0): Float64Array {
   const area = triangleAreaCdf(mesh);
   const F = area.length;
+  if (balance > 0) {
+    return mixCdf(motionFocusCdf(mesh, focus, power), shapeBalancedWeights(mesh), focus * balance);
+  }
   const motion = vertexMotion(mesh.positions.length / 3, mesh.deltas);
   // power != 1: motion^power where a vertex moves by more than MOVING_VERTEX_MM (rig units are metres), else 0.
   if (power !== 1) {
@@ -175,6 +178,45 @@ export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1): Float64Ar
     cdf[f] = acc;
   }
   return cdf;
+}
+
+/**
+ * Per triangle, the mean over the blendshapes that move of (its area / the area that shape moves by more than
+ * MOVING_VERTEX_MM) where that shape moves it, else 0: every shape gets the same share of the samples, however
+ * small the region it moves (the lids: about 1% of the moving area of the built-in head). Sums to 1.
+ */
+export function shapeBalancedWeights(mesh: RigMesh): Float64Array {
+  const area = triangleAreaCdf(mesh), I = mesh.indices, F = area.length, V = mesh.positions.length / 3;
+  const out = new Float64Array(F), own = new Float64Array(F);
+  let shapes = 0;
+  for (const d of mesh.deltas) {
+    const m = vertexMotion(V, [d]);
+    let total = 0;
+    for (let f = 0; f < F; f++) {
+      const moves = Math.max(m[I[3 * f]], m[I[3 * f + 1]], m[I[3 * f + 2]]) > MOVING_VERTEX_MM / 1000;
+      own[f] = moves ? area[f] - (f ? area[f - 1] : 0) : 0;
+      total += own[f];
+    }
+    if (total === 0) continue;
+    shapes++;
+    for (let f = 0; f < F; f++) out[f] += own[f] / total;
+  }
+  if (shapes > 0) { for (let f = 0; f < F; f++) out[f] /= shapes; }
+  return out;
+}
+
+/** The cumulative weights (1 - share) * (the distribution of `cdf`) + share * `weights` (which sum to 1). */
+function mixCdf(cdf: Float64Array, weights: Float64Array, share: number): Float64Array {
+  const total = cdf[cdf.length - 1],
+    hasShapes = weights.some((w) => w > 0),
+    out = new Float64Array(cdf.length);
+  let acc = 0;
+  for (let f = 0; f < cdf.length; f++) {
+    const p = (cdf[f] - (f ? cdf[f - 1] : 0)) / total;
+    acc += hasShapes ? (1 - share) * p + share * weights[f] : p;
+    out[f] = acc;
+  }
+  return out;
 }
 
 /** Draws `count` posed/canonical pairs from the rig (see the module comment). */

@@ -138,6 +138,8 @@ export async function buildModels(
         focus: config.fieldFocus,
         focusPower: config.fieldFocusPower,
         basisWeight: config.fieldBasisWeight,
+        shell: config.fieldShell * headFrame(rig).diagonal,
+        focusBalance: config.fieldFocusBalance,
       });
       if (config.fieldLr > 0) prior = p.prior;
       else p.prior.destroy();
