@@ -42,7 +42,7 @@ export interface TrainerConfig {
    * Steps of distilling the forward field F from B (0: no F; G does all the deformation). Measured on the
    * built-in tracked-style head: F's error on moving vertices 11.7% (1,000), 10.8% (2,000), 10.0% (3,000) of
    * the zero field before the basis supervision and the moving-area focus (`fieldBasisWeight`, `fieldFocus`),
-   * 7.8% at 3,000 with them; about 0.22 s a step on the 2-core software adapter.
+   * 7.8% at 3,000 with them, 3.7% with `fieldShell` and `fieldFocusBalance` too; about 0.22 s a step on the 2-core software adapter.
    */
   distillSteps: number;
   /** Hidden width of B and F. */
