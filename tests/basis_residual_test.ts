@@ -93,17 +93,21 @@ Deno.test("basis shape weights: (largest motion / shape's motion)^power, 0 for a
   assert.ok(w1.every((v) => v >= 0) && w0.every((v) => v === 0 || v === 1));
 });
 
+/** Whether a vertex of triangle f moves by more than 1 mm in any of `deltas`. */
+function triangleMoves(I: Uint32Array, f: number, deltas: Float32Array[]): boolean {
+  return [0, 1, 2].some((j) =>
+    deltas.some((d) =>
+      Math.hypot(d[3 * I[3 * f + j]], d[3 * I[3 * f + j] + 1], d[3 * I[3 * f + j] + 2]) > 1e-3
+    )
+  );
+}
+
 Deno.test("motion focus: power 0 draws every triangle that moves by more than 1 mm by its area alone", () => {
   const rig = tinyRig();
   const area = triangleAreaCdf(rig), cdf = motionFocusCdf(rig, 1, 0);
   const I = rig.indices, F = area.length;
   let movingArea = 0;
-  const moves = (f: number) =>
-    [0, 1, 2].some((j) =>
-      rig.deltas.some((d) =>
-        Math.hypot(d[3 * I[3 * f + j]], d[3 * I[3 * f + j] + 1], d[3 * I[3 * f + j] + 2]) > 1e-3
-      )
-    );
+  const moves = (f: number) => triangleMoves(rig.indices, f, rig.deltas);
   for (let f = 0; f < F; f++) if (moves(f)) movingArea += area[f] - (f ? area[f - 1] : 0);
   let checked = 0;
   for (let f = 0; f < F; f++) {
@@ -124,12 +128,7 @@ Deno.test("shape-balanced focus: every moving blendshape gets the same share of 
   const moving = rig.deltas.filter((d) => d.some((v) => Math.abs(v) > 1e-3));
   for (const d of moving) {
     let share = 0;
-    for (let f = 0; f < F; f++) {
-      const moves = [0, 1, 2].some((j) =>
-        Math.hypot(d[3 * I[3 * f + j]], d[3 * I[3 * f + j] + 1], d[3 * I[3 * f + j] + 2]) > 1e-3
-      );
-      if (moves) share += w[f];
-    }
+    for (let f = 0; f < F; f++) if (triangleMoves(I, f, [d])) share += w[f];
     // At least its own 1/K (more where another shape's region overlaps).
     assert.ok(share >= 1 / moving.length - 1e-9, `share ${share} < 1/${moving.length}`);
   }

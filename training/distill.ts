@@ -207,8 +207,8 @@ export interface DistillOptions extends PairSampling {
   /** Exponent of the motion in the focused samples' weights (area * motion^focusPower; default 1). */
   focusPower?: number;
   /**
-   * Share of the focused samples split equally between the blendshapes (prior_pairs.ts `shapeBalancedWeights`)
-   * instead of by moving area (default 0).
+   * With `focus`, a share focus * focusBalance of the samples is split equally between the blendshapes
+   * (prior_pairs.ts `shapeBalancedWeights`), the rest drawn as without it (default 0).
    */
   focusBalance?: number;
   /** Output head of F (default "codeBasis"); its canonical code is B's. */

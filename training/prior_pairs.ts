@@ -134,6 +134,14 @@ function vertexMotion(V: number, deltas: Float32Array[]): Float64Array {
   return motion;
 }
 
+/** motion^power where a vertex moves by more than MOVING_VERTEX_MM (rig units are metres), else 0 (in place). */
+function movingPower(motion: Float64Array, power: number): Float64Array {
+  for (let v = 0; v < motion.length; v++) {
+    motion[v] = motion[v] > MOVING_VERTEX_MM / 1000 ? motion[v] ** power : 0;
+  }
+  return motion;
+}
+
 /** Per triangle, its area times the largest `motion` of its vertices. */
 function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
   const area = triangleAreaCdf(mesh), I = mesh.indices, out = new Float64Array(area.length);
@@ -148,22 +156,18 @@ function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
  * Cumulative triangle weights that put a fraction `focus` of the samples on moving geometry: triangle f gets
  * (1 - focus) * A_f / sum A + focus * A_f m_f / sum(A m), where A is the area and m_f the largest blendshape
  * displacement of its vertices. Static regions (neck, back of the head) have B = 0 and are easy; the moving
- * lips, jaw, lids and brows need the capacity.
+ * lips, jaw, lids and brows need the capacity. With power != 1, m_f^power over the triangles with a vertex that
+ * moves by more than MOVING_VERTEX_MM (0 elsewhere). With balance > 0, a share focus * balance of all samples
+ * is drawn by `shapeBalancedWeights` and the rest as above (each part scaled by 1 - focus * balance).
  */
 export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1, balance = 0): Float64Array {
-  const area = triangleAreaCdf(mesh);
-  const F = area.length;
   if (balance > 0) {
     return mixCdf(motionFocusCdf(mesh, focus, power), shapeBalancedWeights(mesh), focus * balance);
   }
+  const area = triangleAreaCdf(mesh);
+  const F = area.length;
   const motion = vertexMotion(mesh.positions.length / 3, mesh.deltas);
-  // power != 1: motion^power where a vertex moves by more than MOVING_VERTEX_MM (rig units are metres), else 0.
-  if (power !== 1) {
-    for (let v = 0; v < motion.length; v++) {
-      motion[v] = motion[v] > MOVING_VERTEX_MM / 1000 ? motion[v] ** power : 0;
-    }
-  }
-  const am = areaTimesMotion(mesh, motion);
+  const am = areaTimesMotion(mesh, power === 1 ? motion : movingPower(motion, power));
   const a = new Float64Array(F);
   let sa = 0, sam = 0;
   for (let f = 0; f < F; f++) {
@@ -186,22 +190,17 @@ export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1, balance = 
  * small the region it moves (the lids: about 1% of the moving area of the built-in head). Sums to 1.
  */
 export function shapeBalancedWeights(mesh: RigMesh): Float64Array {
-  const area = triangleAreaCdf(mesh), I = mesh.indices, F = area.length, V = mesh.positions.length / 3;
-  const out = new Float64Array(F), own = new Float64Array(F);
+  const V = mesh.positions.length / 3, out = new Float64Array(mesh.indices.length / 3);
   let shapes = 0;
   for (const d of mesh.deltas) {
-    const m = vertexMotion(V, [d]);
-    let total = 0;
-    for (let f = 0; f < F; f++) {
-      const moves = Math.max(m[I[3 * f]], m[I[3 * f + 1]], m[I[3 * f + 2]]) > MOVING_VERTEX_MM / 1000;
-      own[f] = moves ? area[f] - (f ? area[f - 1] : 0) : 0;
-      total += own[f];
-    }
+    // movingPower(., 0) is 1 on the vertices that move, 0 elsewhere: `own` is the area this shape moves.
+    const own = areaTimesMotion(mesh, movingPower(vertexMotion(V, [d]), 0));
+    const total = own.reduce((a, b) => a + b, 0);
     if (total === 0) continue;
     shapes++;
-    for (let f = 0; f < F; f++) out[f] += own[f] / total;
+    for (let f = 0; f < out.length; f++) out[f] += own[f] / total;
   }
-  if (shapes > 0) { for (let f = 0; f < F; f++) out[f] /= shapes; }
+  if (shapes > 0) { for (let f = 0; f < out.length; f++) out[f] /= shapes; }
   return out;
 }
 

@@ -109,8 +109,9 @@ export interface TrainerConfig {
    */
   fieldShell: number;
   /**
-   * Share of F's focused samples split equally between the blendshapes instead of by moving area
-   * (prior_pairs.ts `shapeBalancedWeights`): the lids move about 1% of the moving area of the built-in head.
+   * With `fieldFocus`, a share fieldFocus * fieldFocusBalance of F's distillation samples split equally
+   * between the blendshapes (prior_pairs.ts `shapeBalancedWeights`), the rest drawn as without it: the lids
+   * move about 1% of the moving area of the built-in head.
    * Measured with `fieldShell` 0.2% (500 steps): held-out moving-vertex error 9.7% -> 8.1%, eyes 93% -> 25%,
    * eyeBlink 95% -> 17% of the zero field.
    */
