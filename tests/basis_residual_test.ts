@@ -107,7 +107,7 @@ Deno.test("motion focus: power 0 draws every triangle that moves by more than 1 
   const area = triangleAreaCdf(rig), cdf = motionFocusCdf(rig, 1, 0);
   const I = rig.indices, F = area.length;
   let movingArea = 0;
-  const moves = (f: number) => triangleMoves(rig.indices, f, rig.deltas);
+  const moves = (f: number) => triangleMoves(I, f, rig.deltas);
   for (let f = 0; f < F; f++) if (moves(f)) movingArea += area[f] - (f ? area[f - 1] : 0);
   let checked = 0;
   for (let f = 0; f < F; f++) {
