@@ -28,7 +28,8 @@ import {
   toBytes,
   variantConfig,
 } from "../training/ablation.ts";
-import { type MouthRegion, mouthRegion } from "../training/region_metrics.ts";
+import { eyeRegion, type FaceRegion, mouthRegion } from "../training/region_metrics.ts";
+import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
 import { Trainer, type TrainerInputs } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import type { Frame } from "../data/dataset.ts";
@@ -106,7 +107,8 @@ async function runVariant(
   ctx: {
     ds: Dataset;
     rig: Rig;
-    region: MouthRegion;
+    region: FaceRegion;
+    eyes: FaceRegion;
     base: Partial<TrainerConfig>;
     evalFrames: number;
     /** F distilled by the first variant that fits it, reused by the others (same settings, F frozen). */
@@ -149,10 +151,28 @@ async function runVariant(
     if (summary.stopped) throw new Error("training stopped early");
     console.log(`${tag}: trained in ${Math.round(summary.seconds)} s; evaluating`);
     const val = ctx.ds.splits.val.length
-      ? await scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, ctx.ds.splits.val, ctx.evalFrames)
+      ? await scoreFrames(
+        gpu,
+        trainer,
+        ctx.ds,
+        ctx.rig,
+        ctx.region,
+        ctx.ds.splits.val,
+        ctx.evalFrames,
+        ctx.eyes,
+      )
       : undefined;
     const test = ctx.ds.splits.test.length
-      ? await scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, ctx.ds.splits.test, ctx.evalFrames)
+      ? await scoreFrames(
+        gpu,
+        trainer,
+        ctx.ds,
+        ctx.rig,
+        ctx.region,
+        ctx.ds.splits.test,
+        ctx.evalFrames,
+        ctx.eyes,
+      )
       : undefined;
     let render: Uint8Array | null = null, file: string | undefined;
     if (open) {
@@ -178,7 +198,7 @@ async function runVariant(
     console.log(
       `${tag}: test PSNR ${test?.psnr.toFixed(2)} SSIM ${test?.ssim.toFixed(4)} mouth ${
         test?.mouthPsnr?.toFixed(2)
-      } | val PSNR ${val?.psnr.toFixed(2)} | ${Math.round(row.seconds!)} s`,
+      } eyes ${test?.eyePsnr?.toFixed(2)} | val PSNR ${val?.psnr.toFixed(2)} | ${Math.round(row.seconds!)} s`,
     );
     return { row, render };
   } finally {
@@ -321,18 +341,25 @@ export const ablateCommand: Command = {
     const gpu = await acquireGpu();
     try {
       const { ds, rig } = await loadInputs(gpu, data, downscale, !stringOption(args, "data"));
-      const region = mouthRegion(rig);
+      const region = mouthRegion(rig), eyes = eyeRegion(rig);
       const open = openMouthFrame(ds, rig, region);
+      const novel = novelCoefficients(codeCoverage(ds, rig.blendshapeNames));
       console.log(
         `ablate: ${data} (${ds.splits.train.length} train, ${ds.splits.val.length} val, ${ds.splits.test.length} ` +
           `test frames of ${ds.splits.train[0].width}x${
             ds.splits.train[0].height
-          }); mouth region: ${region.note}; ` +
+          }); mouth region: ${region.note}; eye region: ${eyes.note}; ` +
           `variants: ${variants.map((v) => v.name).join(", ")}`,
       );
+      if (novel.length) {
+        console.log(
+          `ablate: the test split drives expression coefficients beyond their training range (only the rig ` +
+            `models them there): ${formatNovel(novel)}`,
+        );
+      }
       await Deno.mkdir(out, { recursive: true });
       const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
-      const ctx = { ds, rig, region, base, evalFrames } as Parameters<typeof runVariant>[2];
+      const ctx = { ds, rig, region, eyes, base, evalFrames } as Parameters<typeof runVariant>[2];
       const jsonPath = `${out}/ablation.json`;
       // Written after every variant (so a long study keeps its finished rows); with --only, merged into the
       // rows already in the out folder (re-read each time, so concurrent --only runs into one folder combine).
@@ -355,6 +382,8 @@ export const ablateCommand: Command = {
             fieldLr: b.fieldLr,
           },
           mouth: region.note,
+          eyes: eyes.note,
+          novel,
           openMouthFrame: open ? { file: open.file, timestep: open.timestep, camera: open.camera } : null,
           rows: all,
           bar: checkBar(all),

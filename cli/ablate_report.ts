@@ -5,6 +5,7 @@
  * ahead in the mouth region).
  */
 import type { AblationSplitScores } from "../training/ablation.ts";
+import { type CodeCoverage, formatNovel, NOVEL_MARGIN } from "../training/code_coverage.ts";
 
 /** One variant's result. */
 export interface AblationRow {
@@ -43,6 +44,10 @@ export interface AblationResult {
   };
   /** How the mouth region was chosen (region_metrics.ts). */
   mouth: string;
+  /** How the eye region was chosen (absent in files written before the eye metric). */
+  eyes?: string;
+  /** Expression coefficients the test split drives beyond their training range (code_coverage.ts). */
+  novel?: CodeCoverage[];
   /** The held-out open-mouth frame of the renders. */
   openMouthFrame: { file: string; timestep: number; camera: number } | null;
   rows: AblationRow[];
@@ -109,19 +114,21 @@ export function ablationMarkdown(r: AblationResult): string {
       b.evalFrames || "all"
     } frames per split evaluated. Adapter: ${r.adapter}. Written ${r.created}.`,
     "",
-    "| variant | test PSNR | test SSIM | test mouth PSNR | val PSNR | val SSIM | val mouth PSNR | Gaussians | time |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| variant | test PSNR | test SSIM | test mouth PSNR | test eyes PSNR | val PSNR | val SSIM | val mouth PSNR | " +
+    "val eyes PSNR | Gaussians | time |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of r.rows) {
     if (!row.available) {
-      lines.push(`| ${row.label} | not available | | | | | | | |`);
+      lines.push(`| ${row.label} | not available | | | | | | | | | |`);
       continue;
     }
     lines.push(
       `| ${row.label} | ${f2(row.test?.psnr)} | ${f4(row.test?.ssim)} | ${f2(row.test?.mouthPsnr)} | ` +
-        `${f2(row.val?.psnr)} | ${f4(row.val?.ssim)} | ${f2(row.val?.mouthPsnr)} | ${
-          row.gaussians ?? "–"
+        `${f2(row.test?.eyePsnr)} | ${f2(row.val?.psnr)} | ${f4(row.val?.ssim)} | ${
+          f2(row.val?.mouthPsnr)
         } | ` +
+        `${f2(row.val?.eyePsnr)} | ${row.gaussians ?? "–"} | ` +
         `${row.seconds !== undefined ? `${Math.round(row.seconds)} s` : "–"} |`,
     );
   }
@@ -130,8 +137,17 @@ export function ablationMarkdown(r: AblationResult): string {
   lines.push(
     `PSNR in dB, mean over frames (test: ${t} frames per row, held-out expressions; val: ${v} frames, held-out ` +
       `camera). Mouth PSNR: pixels inside the projected mouth region (${r.mouth}), over the frames whose camera ` +
-      `sees the mouth. Time: wall time of training and evaluation (the first variant with F also fits B and F).`,
+      `sees the mouth${r.eyes ? `; eyes PSNR likewise over the projected eye region (${r.eyes})` : ""}. ` +
+      `Time: wall time of training and evaluation (the first variant with F also fits B and F).`,
   );
+  if (r.novel) {
+    lines.push(
+      "",
+      `Expression coefficients the test split drives more than ${NOVEL_MARGIN} beyond their largest training ` +
+        `weight (only the rig says how they look; nothing learned from the training images has seen them): ` +
+        `${formatNovel(r.novel)}.`,
+    );
+  }
   for (const row of r.rows.filter((x) => !x.available)) {
     lines.push(`- ${row.label}: not available (${row.note}).`);
   }

@@ -8,6 +8,7 @@
  * loaded and the trainer built; only then is a new run's folder made. Ctrl-C or SIGTERM stops after the current
  * step and writes a checkpoint; a second signal exits at once (train_signals.ts).
  */
+import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { type Dataset, loadDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
@@ -143,6 +144,13 @@ async function train(args: ParsedArgs, signals: StopSignals): Promise<void> {
       );
     }
     const rig = await readRigGlb(await Deno.readFile(rigPath), rigPath);
+    const novel = novelCoefficients(codeCoverage(dataset, rig.blendshapeNames));
+    if (novel.length) {
+      console.log(
+        `train: note: the test split drives expression coefficients beyond their training range, where only ` +
+          `the rig says how the face moves (test metrics measure extrapolation there): ${formatNovel(novel)}`,
+      );
+    }
     let run: RunFolder | null = p.resume?.run ?? null;
     const listener = runListener(
       () => {

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { ablationMarkdown, type AblationResult, checkBar } from "../cli/ablate_report.ts";
 import { ABLATION_VARIANTS, PHOTOMETRIC_FIELD_LR, variantConfig } from "../training/ablation.ts";
 import { resolveTrainerConfig } from "../training/trainer_config.ts";
+import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
+import type { Dataset, Frame } from "../data/dataset.ts";
 
 Deno.test("ablation variants: each resolves from the base settings, with and without --field-lr", () => {
   for (const fieldLr of [undefined, 1e-4]) {
@@ -76,4 +78,41 @@ Deno.test("ablation report: says whether F was frozen and shared or fine-tuned; 
   const bar = checkBar(rows)!;
   assert.equal(bar.met, false);
   assert.ok(Math.abs(bar.marginOverall - -1) < 1e-9);
+});
+
+Deno.test("ablation report: eye PSNR column and the coefficients the test drives beyond training", () => {
+  const s = { psnr: 30, ssim: 0.9, frames: 2, mouthPsnr: 25, mouthFrames: 2, eyePsnr: 23.456, eyeFrames: 2 };
+  const r: AblationResult = {
+    dataset: "d",
+    budget: { iters: 1, gaussians: 1, downscale: 1, seed: 1, evalFrames: 2 },
+    mouth: "m",
+    eyes: "e",
+    novel: [{ name: "eyeBlink_R", trainMax: 0, testMax: 0.82 }],
+    openMouthFrame: null,
+    rows: [{ name: "full", label: "full model", available: true, test: s, val: s }],
+    bar: null,
+    adapter: "a",
+    created: "now",
+  };
+  const md = ablationMarkdown(r);
+  assert.match(md, /\| test mouth PSNR \| test eyes PSNR \|/);
+  assert.match(md, /\| full model \| 30\.00 \| 0\.9000 \| 25\.00 \| 23\.46 \| 30\.00 \|/);
+  assert.match(md, /beyond their largest training weight .*: eyeBlink_R 0\.82 \(train 0\.00\)\./);
+  assert.match(ablationMarkdown({ ...r, novel: [] }), /training weight .*: none\./);
+});
+
+Deno.test("code coverage: largest |weight| per coefficient over train and test timesteps, novel ones", () => {
+  const frame = (timestep: number) => ({ timestep }) as Frame;
+  const ds = {
+    expressionDim: 2,
+    // timesteps 0, 1 train; 2 test. Coefficient 0 stays in range, 1 is driven to 0.8 only in the test.
+    expressions: Float32Array.from([0.5, 0, -0.9, 0.1, 0.7, 0.8]),
+    splits: { train: [frame(0), frame(1), frame(1)], val: [], test: [frame(2)] },
+  } as unknown as Dataset;
+  const cov = codeCoverage(ds, ["jawOpen"]);
+  assert.deepEqual(cov.map((c) => c.name), ["jawOpen", "coef1"]);
+  assert.ok(Math.abs(cov[0].trainMax - 0.9) < 1e-6 && Math.abs(cov[0].testMax - 0.7) < 1e-6);
+  assert.ok(Math.abs(cov[1].trainMax - 0.1) < 1e-6 && Math.abs(cov[1].testMax - 0.8) < 1e-6);
+  assert.deepEqual(novelCoefficients(cov).map((c) => c.name), ["coef1"]);
+  assert.match(formatNovel(novelCoefficients(cov)), /^coef1 0\.80 \(train 0\.10\)$/);
 });

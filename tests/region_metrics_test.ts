@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { glCamToWorldToCvWorldToCam } from "../data/camera.ts";
 import type { Frame } from "../data/dataset.ts";
 import type { Rig } from "../data/rig.ts";
-import { convexHull, hullMask, maskedPsnr, mouthMask, mouthRegion } from "../training/region_metrics.ts";
+import {
+  convexHull,
+  eyeRegion,
+  hullMask,
+  maskedPsnr,
+  mouthRegion,
+  regionMask,
+} from "../training/region_metrics.ts";
 import { assertClose } from "./helpers.ts";
 
 const S = 32;
@@ -84,17 +91,17 @@ Deno.test("region metrics: the mouth mask follows the expression and needs a cam
   const r = rig(true), region = mouthRegion(r);
   assert.equal(region.source, "rig");
   // Mouth corners project to 16 +- 100 * 0.05 / 0.9 = 10.44 .. 21.56: pixel centres 10.5 .. 21.5, 12 x 12.
-  const neutral = mouthMask(r, region, frame(1), [0, 0], 0)!;
+  const neutral = regionMask(r, region, frame(1), [0, 0], 0)!;
   assert.equal(count(neutral), 144);
   assert.equal(neutral[10 * S + 10], 1);
   assert.equal(neutral[9 * S + 10], 0);
   // Jaw open: the lower vertices (y = -0.1, image v = 16 + 100 * 0.1 / 0.9 = 27.1) extend the mask downwards.
-  const open = mouthMask(r, region, frame(1), [1, 0], 0)!;
+  const open = regionMask(r, region, frame(1), [1, 0], 0)!;
   assert.equal(count(open), 12 * 17, "rows 10..26");
   assert.equal(open[26 * S + 15], 1);
   assert.equal(neutral[26 * S + 15], 0);
   assert.equal(
-    mouthMask(r, region, frame(-1, true), [0, 0], 0),
+    regionMask(r, region, frame(-1, true), [0, 0], 0),
     null,
     "a camera behind the head sees no mouth",
   );
@@ -104,5 +111,56 @@ Deno.test("region metrics: the mouth mask follows the expression and needs a cam
   assert.deepEqual(Array.from(fallback.vertices), [1, 2]);
   const none = mouthRegion({ ...rig(false), blendshapeNames: ["a", "b"] });
   assert.equal(none.source, "none");
-  assert.equal(mouthMask(r, none, frame(1), [0, 0]), null);
+  assert.equal(regionMask(r, none, frame(1), [0, 0]), null);
+});
+
+// Two "eyes" (squares at x < 0 and x > 0, z = 0.1) whose top edges "eyeBlink" moves down by 15 mm, a brow
+// vertex moved by "browUp" only, and a back vertex.
+function eyeRig(): Rig {
+  const sq = (x0: number) => [x0, 0, 0.1, x0 + 0.04, 0, 0.1, x0 + 0.04, 0.04, 0.1, x0, 0.04, 0.1];
+  const positions = Float32Array.from([0, 0, -0.1, ...sq(-0.06), ...sq(0.02), 0, 0.08, 0.1]);
+  const blink = new Float32Array(positions.length), brow = new Float32Array(positions.length);
+  for (const v of [3, 4, 7, 8]) blink[3 * v + 1] = -0.015;
+  brow[3 * 9 + 1] = 0.01;
+  return {
+    positions,
+    indices: Uint32Array.from([1, 2, 3, 1, 3, 4, 5, 6, 7, 5, 7, 8, 0, 1, 9]),
+    colors: new Float32Array(positions.length),
+    blendshapeNames: ["eyeBlink", "browUp"],
+    deltas: [blink, brow],
+    mouthVertices: new Uint32Array(),
+  };
+}
+
+Deno.test("region metrics: the eye region is split by side, its mask is one hull per eye and follows a blink", () => {
+  const r = eyeRig(), eyes = eyeRegion(r);
+  assert.equal(eyes.source, "blendshapes");
+  assert.deepEqual(
+    eyes.groups!.map((g) => Array.from(g)),
+    [[3, 4], [7, 8]],
+    "the moving lid vertices, per side",
+  );
+  // The moving vertices alone span no area; with the static corners of each square as part of the eye the
+  // hull is the square. Use a region with the whole squares to check the mask geometry.
+  const squares = {
+    ...eyes,
+    vertices: Uint32Array.from([1, 2, 3, 4, 5, 6, 7, 8]),
+    groups: [[1, 2, 3, 4], [5, 6, 7, 8]].map((g) => Uint32Array.from(g)),
+  };
+  // Squares project to u 9.33 .. 13.78 and 18.22 .. 22.67, v 11.56 .. 16: 5 columns x 4 rows each.
+  const open = regionMask(r, squares, frame(1), [0, 0], 0)!;
+  assert.equal(count(open), 2 * 20);
+  assert.equal(open[14 * S + 11], 1);
+  assert.equal(open[14 * S + 16], 0, "nothing between the eyes");
+  assert.equal(open[14 * S + 20], 1);
+  // Blink: the top edge at y = 0.025 (v = 13.22), 3 rows.
+  assert.equal(count(regionMask(r, squares, frame(1), [1, 0], 0)!), 2 * 15);
+  assert.equal(
+    regionMask(r, squares, frame(-1, true), [0, 0], 0),
+    null,
+    "a camera behind the head sees no eye",
+  );
+  const none = eyeRegion({ ...r, blendshapeNames: ["jawOpen", "browUp"] });
+  assert.equal(none.source, "none");
+  assert.equal(none.vertices.length, 0);
 });

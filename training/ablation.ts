@@ -13,7 +13,7 @@ import { posedPositions, type Rig } from "../data/rig.ts";
 import { type EvalRenderer, imageScores } from "./evaluate.ts";
 import { frameTargets, spreadFrames } from "./frame_batches.ts";
 import { PhotometricLoss } from "./photometric_loss.ts";
-import { maskedPsnr, mouthMask, type MouthRegion } from "./region_metrics.ts";
+import { type FaceRegion, maskedPsnr, regionMask } from "./region_metrics.ts";
 import { meshBounds } from "./rig_sampling.ts";
 import { defaultTrainerConfig, type TrainerConfig } from "./trainer_config.ts";
 
@@ -93,25 +93,29 @@ export interface AblationSplitScores {
   /** Mean PSNR over the mouth region of the frames that see it (null when none does). */
   mouthPsnr: number | null;
   mouthFrames: number;
+  /** The same over the eye region (region_metrics.ts `eyeRegion`; absent from tables written before it). */
+  eyePsnr?: number | null;
+  eyeFrames?: number;
 }
 
 /**
  * Renders and scores up to `count` frames of `frames` (spread evenly; 0 = all): whole-image PSNR / SSIM and
- * mouth-region PSNR.
+ * the PSNR over the mouth region and (when given) the eye region.
  */
 export async function scoreFrames(
   gpu: Gpu,
   renderer: EvalRenderer,
   ds: Dataset,
   rig: Rig,
-  region: MouthRegion,
+  region: FaceRegion,
   frames: readonly Frame[],
   count: number,
+  eyes?: FaceRegion,
 ): Promise<AblationSplitScores> {
   const picked = spreadFrames(frames, count);
   if (picked.length === 0) throw new Error("scoreFrames: no frames to score");
   const loss = new PhotometricLoss(gpu);
-  let psnr = 0, ssim = 0, mouth = 0, mouthFrames = 0;
+  let psnr = 0, ssim = 0, mouth = 0, mouthFrames = 0, eye = 0, eyeFrames = 0;
   try {
     for (const f of picked) {
       const out = await renderer.render([f]);
@@ -124,10 +128,16 @@ export async function scoreFrames(
       out.release();
       psnr += s.psnr;
       ssim += s.ssim;
-      const mask = mouthMask(rig, region, f, codeOf(ds, f.timestep));
+      const code = codeOf(ds, f.timestep);
+      const mask = regionMask(rig, region, f, code);
       if (mask) {
         mouth += maskedPsnr(s.pred, f.image, mask);
         mouthFrames++;
+      }
+      const eyeMask = eyes ? regionMask(rig, eyes, f, code) : null;
+      if (eyeMask) {
+        eye += maskedPsnr(s.pred, f.image, eyeMask);
+        eyeFrames++;
       }
     }
   } finally {
@@ -140,6 +150,7 @@ export async function scoreFrames(
     frames: n,
     mouthPsnr: mouthFrames ? mouth / mouthFrames : null,
     mouthFrames,
+    ...(eyes ? { eyePsnr: eyeFrames ? eye / eyeFrames : null, eyeFrames } : {}),
   };
 }
 
@@ -154,7 +165,7 @@ export function codeOf(ds: Dataset, timestep: number): Float32Array {
  * rigs without one, the largest mean displacement of the mouth vertices), seen by the camera that looks most
  * directly at the mouth. Null when the test split is empty.
  */
-export function openMouthFrame(ds: Dataset, rig: Rig, region: MouthRegion): Frame | null {
+export function openMouthFrame(ds: Dataset, rig: Rig, region: FaceRegion): Frame | null {
   const test = ds.splits.test;
   if (test.length === 0) return null;
   const jaw = rig.blendshapeNames.indexOf("jawOpen");

@@ -1,15 +1,19 @@
 /**
- * Mouth-region metrics for the ablation study: a per-frame mouth mask from the rig's mouth vertices, posed by the
- * frame's expression code and projected with the frame's camera, and the PSNR over the masked pixels.
+ * Region metrics for the ablation study (mouth and eyes): a per-frame mask from the rig's region vertices, posed
+ * by the frame's expression code and projected with the frame's camera, and the PSNR over the masked pixels.
  *
  * Mouth vertices: `Rig.mouthVertices` (the synthetic head and rig.glb files written by this project name them:
  * lips, teeth, tongue, mouth cavity). A rig that names none falls back to the vertices moved most by its
  * blendshapes whose names contain "jaw", "mouth" or "lip" (displacement at full weight above a quarter of the
  * largest one); a rig without such blendshapes has no mouth region, and the metric is reported as absent.
  *
- * Mask: the convex hull of the projected mouth vertices, dilated by `margin` pixels (pixel centres at +0.5).
- * A frame counts only when its camera sees the mouth's side of the head: (camera - mouth centroid) .
- * (mouth centroid - neutral bounding-box centre) > 0, and every mouth vertex is in front of the camera.
+ * Eye vertices (`eyeRegion`): those outside the mouth region that a blendshape named like eye / blink / squint /
+ * lid moves by more than 1 mm and moves more than any other blendshape does, split into the head's two sides.
+ *
+ * Mask: the convex hull of the projected vertices, dilated by `margin` pixels (pixel centres at +0.5); for the
+ * eyes the union of one hull per side. A frame counts only when its camera sees the region's side of the head:
+ * (camera - centroid) . (centroid - neutral bounding-box centre) > 0 for a group's centroid, and every vertex of
+ * that group is in front of the camera (for the eyes: at least one side seen; an unseen side adds no pixels).
  */
 import { projectCV } from "../data/camera.ts";
 import type { Frame } from "../data/dataset.ts";
@@ -17,18 +21,58 @@ import { posedPositions, type Rig } from "../data/rig.ts";
 import { psnrFromMse } from "./evaluate.ts";
 import { meshBounds } from "./rig_sampling.ts";
 
-/** Mouth vertices of a rig and where they came from. */
-export interface MouthRegion {
+/** Vertices of a face region (the mouth, the eyes) of a rig and where they came from. */
+export interface FaceRegion {
   vertices: Uint32Array;
   source: "rig" | "blendshapes" | "none";
+  /** Groups of `vertices` with one hull each (the mouth: one; the eyes: one per side). Default: one group. */
+  groups?: Uint32Array[];
   /** How the vertices were chosen (for reports). */
   note: string;
 }
 
 const MOUTH_NAME = /jaw|mouth|lip/i;
+const EYE_NAME = /eye|blink|squint|lid/i;
+const EYE_MOTION = 1e-3;
+
+/** The rig's eye vertices, one group per side of the head (see the module comment). */
+export function eyeRegion(rig: Rig): FaceRegion {
+  const V = rig.positions.length / 3, mouth = new Set(mouthRegion(rig).vertices);
+  const b = meshBounds(rig), cx = 0.5 * (b.min[0] + b.max[0]);
+  const sides: number[][] = [[], []];
+  for (let v = 0; v < V; v++) {
+    if (mouth.has(v)) continue;
+    let best = 0, bestK = -1;
+    rig.deltas.forEach((d, k) => {
+      const m = Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]);
+      if (m > best) [best, bestK] = [m, k];
+    });
+    if (bestK >= 0 && best > EYE_MOTION && EYE_NAME.test(rig.blendshapeNames[bestK])) {
+      sides[rig.positions[3 * v] < cx ? 0 : 1].push(v);
+    }
+  }
+  const groups = sides.filter((g) => g.length > 0).map((g) => Uint32Array.from(g));
+  const vertices = Uint32Array.from(groups.flatMap((g) => Array.from(g)).sort((a, c) => a - c));
+  if (vertices.length === 0) {
+    return {
+      vertices,
+      source: "none",
+      groups: [],
+      note: "no blendshape named like eye / blink / lid moves the rig",
+    };
+  }
+  return {
+    vertices,
+    source: "blendshapes",
+    groups,
+    note: `${vertices.length} eye vertices (${
+      groups.map((g) => g.length).join(" + ")
+    }) moved most by the eye / blink blendshapes`,
+  };
+}
 
 /** The rig's mouth vertices (see the module comment for the fallback). */
-export function mouthRegion(rig: Rig): MouthRegion {
+export function mouthRegion(rig: Rig): FaceRegion {
   if (rig.mouthVertices.length > 0) {
     return {
       vertices: rig.mouthVertices,
@@ -117,35 +161,43 @@ export function hullMask(
 }
 
 /**
- * The mouth mask of `frame` (u8 [H * W], 1 inside), posed by expression `code`; null when the frame's camera
- * does not see the mouth (see the module comment) or the region is empty.
+ * The mask of `region` in `frame` (u8 [H * W], 1 inside), posed by expression `code`: the union of its groups'
+ * hulls; null when the frame's camera sees none of its groups (see the module comment) or the mask is empty.
  */
-export function mouthMask(
+export function regionMask(
   rig: Rig,
-  region: MouthRegion,
+  region: FaceRegion,
   frame: Frame,
   code: ArrayLike<number>,
   margin = 2,
 ): Uint8Array | null {
-  const n = region.vertices.length;
-  if (n === 0) return null;
+  if (region.vertices.length === 0) return null;
   const posed = posedPositions(rig, code);
   const b = meshBounds(rig), centre = [0, 1, 2].map((c) => 0.5 * (b.min[c] + b.max[c]));
-  const m = [0, 0, 0];
-  for (const v of region.vertices) for (let c = 0; c < 3; c++) m[c] += posed[3 * v + c] / n;
   const cam = [3, 7, 11].map((i) => frame.camToWorldGL[i]);
-  const facing = [0, 1, 2].reduce((s, c) => s + (cam[c] - m[c]) * (m[c] - centre[c]), 0);
-  if (!(facing > 0)) return null;
-  const uv = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    const v = region.vertices[i];
-    const [u, w, depth] = projectCV(frame.worldToCamCV, frame.intrinsics, posed.subarray(3 * v, 3 * v + 3));
-    if (!(depth > 0)) return null;
-    uv[2 * i] = u;
-    uv[2 * i + 1] = w;
+  let mask: Uint8Array | null = null;
+  for (const group of region.groups ?? [region.vertices]) {
+    const n = group.length;
+    if (n === 0) continue;
+    const m = [0, 0, 0];
+    for (const v of group) for (let c = 0; c < 3; c++) m[c] += posed[3 * v + c] / n;
+    const facing = [0, 1, 2].reduce((s, c) => s + (cam[c] - m[c]) * (m[c] - centre[c]), 0);
+    if (!(facing > 0)) continue;
+    const uv = new Float64Array(2 * n);
+    let front = true;
+    for (let i = 0; i < n && front; i++) {
+      const v = group[i];
+      const [u, w, depth] = projectCV(frame.worldToCamCV, frame.intrinsics, posed.subarray(3 * v, 3 * v + 3));
+      front = depth > 0;
+      uv[2 * i] = u;
+      uv[2 * i + 1] = w;
+    }
+    if (!front) continue;
+    const hull = hullMask(convexHull(uv), frame.width, frame.height, margin);
+    if (!mask) mask = hull;
+    else for (let i = 0; i < mask.length; i++) mask[i] |= hull[i];
   }
-  const mask = hullMask(convexHull(uv), frame.width, frame.height, margin);
-  return mask.some((x) => x > 0) ? mask : null;
+  return mask && mask.some((x) => x > 0) ? mask : null;
 }
 
 /** PSNR over the masked pixels (all three channels) of `pred` (f32 0..1, [H, W, 3]) against u8 `target`. */
