@@ -28,10 +28,13 @@ import { encodePng } from "./image_io.ts";
 import { writeNpy } from "./npy.ts";
 import { type PinholeCamera, RigRenderer } from "./rig_renderer.ts";
 import { prepareSynthRig, type SynthRigInfo, type SynthRigOptions } from "./synth_rig.ts";
-import { capCameras, expressionSequence } from "./synthetic_head_capture.ts";
+import { capCameras, coveringPrimaries, expressionSequence } from "./synthetic_head_capture.ts";
 
-/** Version of the dataset layout written here (2: tracked-style rig and codes by default). */
-export const SYNTH_VERSION = 2;
+/**
+ * Version of the dataset written here (2: tracked-style rig and codes by default; 3: the training sequence
+ * features every blendshape, `expressionSequence`).
+ */
+export const SYNTH_VERSION = 3;
 
 export interface SynthOptions extends SynthRigOptions {
   out: string;
@@ -93,7 +96,8 @@ export async function writeSyntheticDataset(gpu: Gpu, opts: SynthOptions): Promi
   const rig = setup.full;
   const K = rig.blendshapeNames.length;
   const train = expressionSequence(T, rig.blendshapeNames, seed * 7919 + 1);
-  const test = expressionSequence(Tt, rig.blendshapeNames, seed * 7919 + 2, 4);
+  // The test sequence: as many primaries per keyframe as the training one (its own would be more, being short).
+  const test = expressionSequence(Tt, rig.blendshapeNames, seed * 7919 + 2, 4, coveringPrimaries(T, K));
   const expressions = new Float32Array((T + Tt) * K);
   expressions.set(train);
   expressions.set(test, T * K);

@@ -58,19 +58,47 @@ function partner(name: string): string | null {
   return null;
 }
 
+/** At most this many primary blendshapes per keyframe (so a short sequence covers fewer). */
+const MAX_PRIMARIES = 3;
+
+/** Keyframes of a sequence of T steps at `spacing`. */
+function keyCount(T: number, spacing: number): number {
+  return Math.max(Math.ceil((T - 1) / spacing) + 1, 2);
+}
+
+/** Keyframe q is neutral: the first and every eighth (q = 7, 15, ...). */
+function neutralKey(q: number): boolean {
+  return q === 0 || q % 8 === 7;
+}
+
+/**
+ * Primary blendshapes per keyframe for a sequence of T steps at `spacing` over K blendshapes to feature every
+ * one (up to `MAX_PRIMARIES`): 2 for the default training sequence (60 steps, spacing 5, 20 blendshapes).
+ */
+export function coveringPrimaries(T: number, K: number, spacing = 5): number {
+  const n = keyCount(T, spacing);
+  let active = 0;
+  for (let q = 0; q < n; q++) if (!neutralKey(q)) active++;
+  return Math.min(MAX_PRIMARIES, Math.max(1, Math.ceil(K / Math.max(active, 1))));
+}
+
 /**
  * A smooth sequence of T expression codes over the blendshapes `names` ([T, K] float32, weights in [0, 1]).
- * Keyframes every `spacing` steps: each features one blendshape at 0.75..1 (cycling through all of them in a
- * seeded order, so T >= spacing * K covers every one), often with its left/right partner, the jaw opening and
- * one or two others at lower weight; every fourth keyframe
- * is extreme (three or four shapes near 1) and some are neutral. Between keyframes the weights follow a cosine
- * ease, so the sequence is C1-smooth.
+ * Keyframes every `spacing` steps: each non-neutral one features `primaries` blendshapes at 0.75..1 (default
+ * `coveringPrimaries`: as many as it takes for the sequence to feature every blendshape once, cycling through
+ * them in a seeded order), often with a primary's left/right partner, the jaw opening and one or two others at
+ * lower weight; every fourth keyframe is extreme (three or four shapes near 1), and the first and every eighth
+ * are neutral. Between keyframes the weights follow a cosine ease, so the sequence is C1-smooth. A training
+ * sequence thus shows every blendshape strongly at least once, as a capture protocol would, and a held-out one
+ * (same `primaries`) tests new combinations and timings rather than shapes never seen (with one primary per
+ * keyframe, 60 timesteps at spacing 5 featured 12 of the 20 built-in blendshapes).
  */
 export function expressionSequence(
   T: number,
   names: readonly string[],
   seed: number,
   spacing = 5,
+  primaries = coveringPrimaries(T, names.length, spacing),
 ): Float32Array {
   const K = names.length;
   const rng = new Rng(seed);
@@ -79,15 +107,21 @@ export function expressionSequence(
     const j = rng.int(i + 1);
     [order[i], order[j]] = [order[j], order[i]];
   }
-  const nKeys = Math.max(Math.ceil((T - 1) / spacing) + 1, 2);
+  const nKeys = keyCount(T, spacing);
+  let next = 0;
   const keys: Float32Array[] = [];
   for (let q = 0; q < nKeys; q++) {
     const w = new Float32Array(K);
-    if (q > 0 && rng.next() >= 0.12) {
-      const primary = order[(q - 1) % K];
-      w[primary] = rng.uniform(0.75, 1);
-      const p = partner(names[primary]);
-      if (p && rng.next() < 0.6) w[names.indexOf(p)] = w[primary] * rng.uniform(0.7, 1);
+    if (!neutralKey(q) && K > 0) {
+      for (let j = 0; j < primaries; j++) {
+        const primary = order[next++ % K];
+        w[primary] = Math.max(w[primary], rng.uniform(0.75, 1));
+        const p = partner(names[primary]);
+        if (p && names.includes(p) && rng.next() < 0.6) {
+          const pk = names.indexOf(p);
+          w[pk] = Math.max(w[pk], w[primary] * rng.uniform(0.7, 1));
+        }
+      }
       const jaw = names.indexOf("jawOpen");
       if (jaw >= 0 && rng.next() < 0.3) w[jaw] = Math.max(w[jaw], rng.uniform(0.3, 1));
       const extra = q % 4 === 3 ? 2 + rng.int(2) : rng.int(3);
