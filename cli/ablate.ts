@@ -150,30 +150,12 @@ async function runVariant(
     const summary = await trainer.run();
     if (summary.stopped) throw new Error("training stopped early");
     console.log(`${tag}: trained in ${Math.round(summary.seconds)} s; evaluating`);
-    const val = ctx.ds.splits.val.length
-      ? await scoreFrames(
-        gpu,
-        trainer,
-        ctx.ds,
-        ctx.rig,
-        ctx.region,
-        ctx.ds.splits.val,
-        ctx.evalFrames,
-        ctx.eyes,
-      )
-      : undefined;
-    const test = ctx.ds.splits.test.length
-      ? await scoreFrames(
-        gpu,
-        trainer,
-        ctx.ds,
-        ctx.rig,
-        ctx.region,
-        ctx.ds.splits.test,
-        ctx.evalFrames,
-        ctx.eyes,
-      )
-      : undefined;
+    const score = (frames: readonly Frame[]) =>
+      frames.length
+        ? scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, frames, ctx.evalFrames, ctx.eyes)
+        : undefined;
+    const val = await score(ctx.ds.splits.val);
+    const test = await score(ctx.ds.splits.test);
     let render: Uint8Array | null = null, file: string | undefined;
     if (open) {
       const r = await trainer.render([open]);

@@ -116,11 +116,8 @@ export function expressionSequence(
       for (let j = 0; j < primaries; j++) {
         const primary = order[next++ % K];
         w[primary] = Math.max(w[primary], rng.uniform(0.75, 1));
-        const p = partner(names[primary]);
-        if (p && names.includes(p) && rng.next() < 0.6) {
-          const pk = names.indexOf(p);
-          w[pk] = Math.max(w[pk], w[primary] * rng.uniform(0.7, 1));
-        }
+        const p = partner(names[primary]), pk = p ? names.indexOf(p) : -1;
+        if (pk >= 0 && rng.next() < 0.6) w[pk] = Math.max(w[pk], w[primary] * rng.uniform(0.7, 1));
       }
       const jaw = names.indexOf("jawOpen");
       if (jaw >= 0 && rng.next() < 0.3) w[jaw] = Math.max(w[jaw], rng.uniform(0.3, 1));

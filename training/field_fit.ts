@@ -19,7 +19,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { posedPositions, type Rig } from "../data/rig.ts";
-import { mouthRegion } from "./region_metrics.ts";
+import { dominantShape, isEyeShape, mouthRegion } from "./region_metrics.ts";
 import type { RigMesh } from "./rig_sampling.ts";
 
 /** A rig mesh, with the names and mouth vertices of a full `Rig` when known. */
@@ -34,8 +34,6 @@ function fullRig(m: FitRig): Rig {
 }
 
 export const MOVING_VERTEX_MM = 1;
-
-const EYE_NAME = /eye|blink|squint|lid/i;
 
 export interface RegionFit {
   /** Moving vertices in the region. */
@@ -80,14 +78,7 @@ export function movingVertices(
     if (!(mx[v] > MOVING_VERTEX_MM / 1000)) continue;
     index.push(v);
     if (mouth.has(v)) region.push(0);
-    else {
-      let best = -1, bestK = 0;
-      rig.deltas.forEach((d, k) => {
-        const m = Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]);
-        if (m > best) [best, bestK] = [m, k];
-      });
-      region.push(EYE_NAME.test(rig.blendshapeNames[bestK] ?? "") ? 1 : 2);
-    }
+    else region.push(isEyeShape(rig.blendshapeNames[dominantShape(rig, v).shape] ?? "") ? 1 : 2);
   }
   return { index: Uint32Array.from(index), region: Uint8Array.from(region) };
 }

@@ -35,6 +35,21 @@ const MOUTH_NAME = /jaw|mouth|lip/i;
 const EYE_NAME = /eye|blink|squint|lid/i;
 const EYE_MOTION = 1e-3;
 
+/** Whether a blendshape's name says it moves the eyes or lids (eye / blink / squint / lid). */
+export function isEyeShape(name: string): boolean {
+  return EYE_NAME.test(name);
+}
+
+/** The blendshape that moves vertex `v` most (the first of equals) and its displacement there at full weight. */
+export function dominantShape(rig: Pick<Rig, "deltas">, v: number): { shape: number; magnitude: number } {
+  let magnitude = -1, shape = -1;
+  rig.deltas.forEach((d, k) => {
+    const m = Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]);
+    if (m > magnitude) [magnitude, shape] = [m, k];
+  });
+  return { shape, magnitude };
+}
+
 /** The rig's eye vertices, one group per side of the head (see the module comment). */
 export function eyeRegion(rig: Rig): FaceRegion {
   const V = rig.positions.length / 3, mouth = new Set(mouthRegion(rig).vertices);
@@ -42,12 +57,8 @@ export function eyeRegion(rig: Rig): FaceRegion {
   const sides: number[][] = [[], []];
   for (let v = 0; v < V; v++) {
     if (mouth.has(v)) continue;
-    let best = 0, bestK = -1;
-    rig.deltas.forEach((d, k) => {
-      const m = Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]);
-      if (m > best) [best, bestK] = [m, k];
-    });
-    if (bestK >= 0 && best > EYE_MOTION && EYE_NAME.test(rig.blendshapeNames[bestK])) {
+    const d = dominantShape(rig, v);
+    if (d.magnitude > EYE_MOTION && isEyeShape(rig.blendshapeNames[d.shape])) {
       sides[rig.positions[3 * v] < cx ? 0 : 1].push(v);
     }
   }
