@@ -8,6 +8,7 @@ import {
   sampleColors,
   sampleSurface,
   triangleAreaCdf,
+  triangleMixCdf,
 } from "../training/rig_sampling.ts";
 import { samplePairs, shapeFocusOf } from "../training/prior_pairs.ts";
 import { assertClose } from "./helpers.ts";
@@ -50,6 +51,17 @@ Deno.test("rig sampling: area-weighted, deterministic, posed by blendshapes, off
   const bb = meshBounds(mesh);
   assert.deepEqual(bb.max, [3, 1, 1]);
   assertClose([bb.diagonal], [Math.sqrt(11)], { atol: 1e-12 });
+});
+
+Deno.test("rig sampling: a triangle share mixes equal parts per triangle with area weighting", () => {
+  // Areas 0.5 and 1.5: by area the second triangle gets 3/4, per triangle 1/2, half and half 5/8.
+  assertClose(triangleMixCdf(mesh, 0), [0.25, 1], { atol: 1e-12 });
+  assertClose(triangleMixCdf(mesh, 1), [0.5, 1], { atol: 1e-12 });
+  assertClose(triangleMixCdf(mesh, 0.5), [0.375, 1], { atol: 1e-12 });
+  const s = sampleSurface(mesh, 4000, new Rng(7), 0, triangleMixCdf(mesh, 0.5));
+  const onSecond = s.triangles.reduce((a, t) => a + t, 0) / s.count;
+  assert.ok(Math.abs(onSecond - 0.625) < 0.03, `fraction on the larger triangle ${onSecond}`);
+  assert.throws(() => triangleMixCdf(mesh, 1.5), /share 1.5/);
 });
 
 Deno.test("pair sampling: shape focus puts each code's points where its active shapes move", () => {

@@ -1,6 +1,8 @@
 /**
- * Initialization of the avatar from a rig (`initAvatarFromRig`): area-weighted samples on the neutral surface
- * (every part of the mesh, so the mouth interior, teeth and eyes get Gaussians in proportion to their area), each
+ * Initialization of the avatar from a rig (`initAvatarFromRig`): samples on the neutral surface (every part of
+ * the mesh, mouth interior, teeth and eyes included), drawn `triangleShare` in equal parts per triangle and the
+ * rest in proportion to area (rig_sampling.ts `triangleMixCdf`; the rig's small triangles mark its detailed
+ * parts), each
  *   - at the sample position, rotated so its local z axis is the face normal (tangent frame of the triangle),
  *   - isotropic in the tangent plane with scale = mean distance to its 3 nearest samples (GPU kNN), flattened
  *     along the normal by `normalFlatten` (default 0.5: surface-like splats that still cover grazing views),
@@ -21,6 +23,7 @@ import {
   sampleColors,
   sampleSurface,
   type SurfaceSamples,
+  triangleMixCdf,
 } from "./rig_sampling.ts";
 
 /** Options of `initAvatarFromRig`. */
@@ -33,6 +36,8 @@ export interface RigInitOptions extends AvatarOptions {
   initialOpacity?: number;
   /** Scale along the normal relative to the tangent scale (default 0.5; 1 = isotropic). */
   normalFlatten?: number;
+  /** Share of the samples spread equally over the triangles, the rest by area (default 0: by area only). */
+  triangleShare?: number;
 }
 
 /** Row-major 3x3 rotation matrix -> unit quaternion (w, x, y, z), w >= 0 (Shepperd's method). */
@@ -122,7 +127,13 @@ export async function initAvatarFromRig(
 ): Promise<{ avatar: Avatar; samples: SurfaceSamples }> {
   const n = opts.count ?? 10_000;
   const shDegree = opts.shDegree ?? 1, K = (shDegree + 1) ** 2, F = opts.featureDim ?? 8;
-  const samples = sampleSurface(mesh, n, new Rng(opts.sampleSeed ?? 1));
+  const samples = sampleSurface(
+    mesh,
+    n,
+    new Rng(opts.sampleSeed ?? 1),
+    0,
+    triangleMixCdf(mesh, opts.triangleShare ?? 0),
+  );
   const means = canonicalPoints(mesh, samples);
   const colours = sampleColors(mesh, samples);
   const pts = Tensor.from(gpu, means, [n, 3], "init.points");

@@ -42,6 +42,21 @@ export function triangleAreaCdf(mesh: RigMesh): Float64Array {
 }
 
 /**
+ * Cumulative weights that give each triangle `share` / F of the samples in equal parts and the rest in
+ * proportion to its area (share 0: `triangleAreaCdf` scaled to total 1; share 1: one F-th per triangle, as
+ * GaussianAvatars' one Gaussian per triangle). A rig's triangles are smallest where its shape is detailed
+ * (lids, lips, nostrils), so a positive share puts more Gaussians there.
+ */
+export function triangleMixCdf(mesh: RigMesh, share: number): Float64Array {
+  if (!(share >= 0 && share <= 1)) throw new Error(`triangleMixCdf: share ${share} is not in [0, 1]`);
+  const area = triangleAreaCdf(mesh), F = area.length, total = area[F - 1];
+  if (!(total > 0)) throw new Error("triangleMixCdf: the mesh has zero area");
+  const cdf = new Float64Array(F);
+  for (let f = 0; f < F; f++) cdf[f] = (1 - share) * (area[f] / total) + (share * (f + 1)) / F;
+  return cdf;
+}
+
+/**
  * Draws `count` area-weighted samples. With `shell` > 0 each sample is offset along the face normal by a normal
  * random amount of standard deviation `shell` (in rig units); otherwise samples lie on the surface.
  */

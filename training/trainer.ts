@@ -216,14 +216,20 @@ export class Trainer {
     return this.dataset.expressions.slice(timestep * D, timestep * D + D);
   }
 
-  /** Renders `frames` (one timestep) with the current avatar, no training state kept. */
-  async render(frames: Frame[]): Promise<{ rgb: Tensor; release(): void }> {
-    const z = this.expression(frames[0].timestep);
+  /** The avatar's Gaussians posed for a timestep's expression, no training state kept; `release` frees them. */
+  async poseAt(timestep: number): Promise<{ posed: PosedGaussians; release(): void }> {
+    const z = this.expression(timestep);
     const d = await this.#deform.deform(this.avatar.params.means, z, false);
     const posed = this.avatar.pose(z, d.dx, false);
     d.rotate(posed.quats);
+    return { posed, release: () => (posed.destroy(), d.release()) };
+  }
+
+  /** Renders `frames` (one timestep) with the current avatar, no training state kept. */
+  async render(frames: Frame[]): Promise<{ rgb: Tensor; release(): void }> {
+    const { posed, release: unpose } = await this.poseAt(frames[0].timestep);
     const out = await this.renderPosed(posed, frameCameras(frames));
-    const release = () => (out.destroy(), posed.destroy(), d.release());
+    const release = () => (out.destroy(), unpose());
     return { rgb: out.rgb, release };
   }
 

@@ -137,6 +137,11 @@ export interface TrainerConfig {
   cycleWeight: number;
   /** Opacity of the initial Gaussians. */
   initialOpacity: number;
+  /**
+   * Share of the initial Gaussians spread equally over the rig's triangles, the rest by area (0..1; see
+   * avatar_init.ts). The rig's small triangles sit where its shape is detailed: lids, lips, nostrils.
+   */
+  initTriangleShare: number;
   /** Photometric loss weights (L1 + ssim * (1 - SSIM)). */
   l1Weight: number;
   ssimWeight: number;
@@ -244,6 +249,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     fieldLr: 0,
     cycleWeight: 1,
     initialOpacity: 0.1,
+    initTriangleShare: 0,
     l1Weight: 1,
     ssimWeight: 0.2,
     lrScale: 1,
@@ -323,6 +329,7 @@ const RULES: Record<NumericKey, Rule> = {
   fieldLr: NUM(0, 1),
   cycleWeight: NUM(0),
   initialOpacity: NUM(1e-4, 0.9999),
+  initTriangleShare: NUM(0, 1),
   l1Weight: NUM(0),
   ssimWeight: NUM(0),
   lrScale: NUM(0),

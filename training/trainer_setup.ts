@@ -204,6 +204,7 @@ export async function buildModels(
         count: config.gaussians,
         sampleSeed: config.seed,
         initialOpacity: config.initialOpacity,
+        triangleShare: config.initTriangleShare,
       })).avatar;
   }
   return { avatar, field, prior, report };
