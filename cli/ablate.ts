@@ -277,6 +277,17 @@ export const ablateCommand: Command = {
       value: "X",
       description: "scale of the detail network G's learning rate (default: the trainer's)",
     },
+    "init-triangle-share": {
+      type: "string",
+      value: "X",
+      description:
+        "share of the initial Gaussians spread equally over the rig's triangles (default: the trainer's)",
+    },
+    "initial-opacity": {
+      type: "string",
+      value: "X",
+      description: "opacity of the initial Gaussians (default: the trainer's)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -297,6 +308,8 @@ export const ablateCommand: Command = {
     const fieldRigWeight = numberOption(args, "field-rig-weight", { min: 0 });
     const fieldShapeFocus = numberOption(args, "field-shape-focus", { min: 0, max: 1 });
     const detailLr = numberOption(args, "detail-lr", { min: 0, max: 100 });
+    const initTriangleShare = numberOption(args, "init-triangle-share", { min: 0, max: 1 });
+    const initialOpacity = numberOption(args, "initial-opacity", { min: 1e-4, max: 0.9999 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -313,6 +326,8 @@ export const ablateCommand: Command = {
       ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
       ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
       ...(detailLr !== undefined ? { detailLr } : {}),
+      ...(initTriangleShare !== undefined ? { initTriangleShare } : {}),
+      ...(initialOpacity !== undefined ? { initialOpacity } : {}),
     };
     let b: TrainerConfig;
     try {

@@ -126,6 +126,17 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     value: "X",
     description: "scale of the detail network G's learning rate (0 freezes G)",
   },
+  "init-triangle-share": {
+    type: "string",
+    value: "X",
+    description:
+      "share of the initial Gaussians spread equally over the rig's triangles, the rest by area (0..1)",
+  },
+  "initial-opacity": {
+    type: "string",
+    value: "X",
+    description: "opacity of the initial Gaussians",
+  },
   "field-rig-weight": {
     type: "string",
     value: "X",
@@ -199,6 +210,8 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldBands", num(args, "field-bands", { max: 16 }));
   set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
   set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
+  set("initTriangleShare", numberOption(args, "init-triangle-share", { min: 0, max: 1 }));
+  set("initialOpacity", numberOption(args, "initial-opacity", { min: 1e-4, max: 0.9999 }));
   set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;

@@ -135,7 +135,7 @@ export interface TrainerConfig {
    */
   fieldLr: number;
   cycleWeight: number;
-  /** Opacity of the initial Gaussians. */
+  /** Opacity of the initial Gaussians (default 0.5: 3DGS's 0.1 leaves lids translucent at short budgets). */
   initialOpacity: number;
   /**
    * Share of the initial Gaussians spread equally over the rig's triangles, the rest by area (0..1; see
@@ -248,8 +248,8 @@ export function defaultTrainerConfig(): TrainerConfig {
     fieldRotation: false,
     fieldLr: 0,
     cycleWeight: 1,
-    initialOpacity: 0.1,
-    initTriangleShare: 0,
+    initialOpacity: 0.5,
+    initTriangleShare: 0.5,
     l1Weight: 1,
     ssimWeight: 0.2,
     lrScale: 1,
