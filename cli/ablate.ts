@@ -9,14 +9,16 @@
  *   open_mouth_full_vs_mesh.png       full model | mesh-rigged baseline | ground truth (2x zoom)
  *
  * `--only a,b` runs just those variants and merges them into an existing ablation.json in the out folder. The
- * forward field F (frozen in every variant that has B) is distilled once, by the first such variant, and shared.
+ * forward field F (frozen in every variant that has B) is distilled once, by the first such variant, and shared;
+ * it is written to OUT/field.safetensors and reused by later runs whose rig, codes and fit settings match
+ * (ablate_field_cache.ts), so a rerun with other avatar settings skips the 8-12 minutes of fitting B and F.
  * Default budget (downscale 2 = 128x128, 400 steps, 5,000 Gaussians): see ABLATE_TIME_NOTE.
  */
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { type Dataset, loadDataset } from "../data/dataset.ts";
 import { DataError } from "../data/errors.ts";
 import { readRigGlb } from "../data/gltf_rig.ts";
-import { decodeImage, encodePng } from "../data/image_io.ts";
+import { encodePng } from "../data/image_io.ts";
 import type { Rig } from "../data/rig.ts";
 import {
   ABLATION_VARIANTS,
@@ -24,15 +26,10 @@ import {
   imageStrip,
   missingSettings,
   openMouthFrame,
-  scoreFrames,
-  toBytes,
-  variantConfig,
 } from "../training/ablation.ts";
-import { eyeRegion, type FaceRegion, mouthRegion } from "../training/region_metrics.ts";
+import { eyeRegion, mouthRegion } from "../training/region_metrics.ts";
 import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
-import { Trainer, type TrainerInputs } from "../training/trainer.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
-import type { Frame } from "../data/dataset.ts";
 import {
   ablationMarkdown,
   type AblationResult,
@@ -40,6 +37,8 @@ import {
   checkBar,
   mergeRows,
 } from "./ablate_report.ts";
+import { fieldCacheKey, loadCachedField, saveCachedField } from "./ablate_field_cache.ts";
+import { runVariant, savedRender, type VariantContext } from "./ablate_variant.ts";
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
 
@@ -98,116 +97,6 @@ async function loadInputs(
     );
   }
   return { ds, rig: await readRigGlb(await Deno.readFile(rigPath), rigPath) };
-}
-
-/** Trains and scores one variant; returns its row and its open-mouth render (RGB u8). */
-async function runVariant(
-  gpu: Gpu,
-  v: AblationVariant,
-  ctx: {
-    ds: Dataset;
-    rig: Rig;
-    region: FaceRegion;
-    eyes: FaceRegion;
-    base: Partial<TrainerConfig>;
-    evalFrames: number;
-    /** F distilled by the first variant that fits it, reused by the others (same settings, F frozen). */
-    field?: TrainerInputs["pretrainedField"];
-  },
-  open: Frame | null,
-  out: string,
-): Promise<{ row: AblationRow; render: Uint8Array | null }> {
-  const t0 = performance.now();
-  const tag = `ablate[${v.name}]`;
-  const config = resolveTrainerConfig(variantConfig(v, ctx.base));
-  console.log(`${tag}: ${v.label}`);
-  const trainer = await Trainer.create(gpu, {
-    dataset: ctx.ds,
-    rig: ctx.rig,
-    config,
-    pretrainedField: ctx.field,
-    listeners: [(e) => {
-      if (e.kind === "phase" && e.phase !== "eval") console.log(`${tag}: ${e.message}`);
-      if (e.kind === "progress") {
-        console.log(
-          `${tag}: step ${e.step}/${e.iters} loss ${
-            e.losses.total.toFixed(4)
-          } | ${e.gaussians} Gaussians | ` +
-            `${e.stepsPerSecond.toFixed(2)} steps/s`,
-        );
-      }
-      if (e.kind === "rollback") console.warn(`${tag}: ${e.message}`);
-    }],
-  });
-  if (!ctx.field && trainer.field && config.fieldLr === 0 && config.priorSteps > 0) {
-    ctx.field = {
-      config: structuredClone(trainer.field.config),
-      params: await trainer.field.mlp.getParams(),
-      report: trainer.fieldReport,
-    };
-  }
-  try {
-    const summary = await trainer.run();
-    if (summary.stopped) throw new Error("training stopped early");
-    console.log(`${tag}: trained in ${Math.round(summary.seconds)} s; evaluating`);
-    const score = (frames: readonly Frame[]) =>
-      frames.length
-        ? scoreFrames(gpu, trainer, ctx.ds, ctx.rig, ctx.region, frames, ctx.evalFrames, ctx.eyes)
-        : undefined;
-    const val = await score(ctx.ds.splits.val);
-    const test = await score(ctx.ds.splits.test);
-    let render: Uint8Array | null = null, file: string | undefined;
-    if (open) {
-      const r = await trainer.render([open]);
-      render = toBytes(await r.rgb.read() as Float32Array);
-      r.release();
-      const strip = imageStrip([render, open.image], open.width, open.height, 2);
-      file = `renders/${v.name}.png`;
-      await Deno.mkdir(`${out}/renders`, { recursive: true });
-      await Deno.writeFile(`${out}/${file}`, encodePng(strip.data, strip.width, strip.height, 3));
-    }
-    const row: AblationRow = {
-      name: v.name,
-      label: v.label,
-      available: true,
-      seconds: (performance.now() - t0) / 1000,
-      gaussians: trainer.avatar.count,
-      val,
-      test,
-      render: file,
-      measured: new Date().toISOString(),
-    };
-    console.log(
-      `${tag}: test PSNR ${test?.psnr.toFixed(2)} SSIM ${test?.ssim.toFixed(4)} mouth ${
-        test?.mouthPsnr?.toFixed(2)
-      } eyes ${test?.eyePsnr?.toFixed(2)} | val PSNR ${val?.psnr.toFixed(2)} | ${Math.round(row.seconds!)} s`,
-    );
-    return { row, render };
-  } finally {
-    trainer.destroy();
-  }
-}
-
-/** The left panel (the render) of a saved renders/<variant>.png, for the combined image of a partial rerun. */
-async function savedRender(
-  out: string,
-  row: AblationRow | undefined,
-  frame: Frame,
-): Promise<Uint8Array | null> {
-  if (!row?.render) return null;
-  try {
-    const img = decodeImage(await Deno.readFile(`${out}/${row.render}`), row.render);
-    const W = frame.width, H = frame.height, px = new Uint8Array(W * H * 3);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const src = ((2 * y) * img.width + 2 * x) * img.channels;
-        for (let c = 0; c < 3; c++) px[(y * W + x) * 3 + c] = img.data[src + c];
-      }
-    }
-    return px;
-  } catch {
-    return null;
-  }
 }
 
 export const ablateCommand: Command = {
@@ -288,6 +177,12 @@ export const ablateCommand: Command = {
       value: "X",
       description: "opacity of the initial Gaussians (default: the trainer's)",
     },
+    "field-cache": {
+      type: "string",
+      value: "FILE",
+      description:
+        "the fitted F, written after fitting and reused when rig, codes and settings match (default: OUT/field.safetensors)",
+    },
     only: {
       type: "string",
       value: "a,b",
@@ -356,7 +251,17 @@ export const ablateCommand: Command = {
       }
       await Deno.mkdir(out, { recursive: true });
       const rows: AblationRow[] = [], renders = new Map<string, Uint8Array>();
-      const ctx = { ds, rig, region, eyes, base, evalFrames } as Parameters<typeof runVariant>[2];
+      const ctx: VariantContext = { ds, rig, region, eyes, base, evalFrames };
+      const cachePath = stringOption(args, "field-cache") ?? `${out}/field.safetensors`;
+      const cacheKey = await fieldCacheKey(ds, rig, b);
+      const cached = b.fieldLr === 0 && b.priorSteps > 0 ? await loadCachedField(cachePath, cacheKey) : null;
+      if (cached?.field) {
+        ctx.field = cached.field;
+        console.log(
+          `ablate: B and F reused from ${cachePath} (fitted ${cached.created} with the same rig, codes and ` +
+            `settings; delete it to refit after changing the fitting code)`,
+        );
+      } else if (cached) console.log(`ablate: B and F are fitted (${cached.reason})`);
       const jsonPath = `${out}/ablation.json`;
       // Written after every variant (so a long study keeps its finished rows); with --only, merged into the
       // rows already in the out folder (re-read each time, so concurrent --only runs into one folder combine).
@@ -414,7 +319,14 @@ export const ablateCommand: Command = {
           rows.push({ name: v.name, label: v.label, available: false, note });
           continue;
         }
+        const hadField = !!ctx.field;
         const r = await runVariant(gpu, v, ctx, open, out);
+        if (!hadField && ctx.field) {
+          await saveCachedField(cachePath, cacheKey, ctx.field);
+          console.log(
+            `ablate: wrote B and F's fit to ${cachePath} (reused by later runs with the same settings)`,
+          );
+        }
         rows.push(r.row);
         if (r.render) renders.set(v.name, r.render);
         await write();
