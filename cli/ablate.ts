@@ -262,6 +262,12 @@ export const ablateCommand: Command = {
             `settings; delete it to refit after changing the fitting code)`,
         );
       } else if (cached) console.log(`ablate: B and F are fitted (${cached.reason})`);
+      ctx.onFieldFitted = async (field) => {
+        await saveCachedField(cachePath, cacheKey, field);
+        console.log(
+          `ablate: wrote B and F's fit to ${cachePath} (reused by later runs with the same settings)`,
+        );
+      };
       const jsonPath = `${out}/ablation.json`;
       // Written after every variant (so a long study keeps its finished rows); with --only, merged into the
       // rows already in the out folder (re-read each time, so concurrent --only runs into one folder combine).
@@ -319,14 +325,7 @@ export const ablateCommand: Command = {
           rows.push({ name: v.name, label: v.label, available: false, note });
           continue;
         }
-        const hadField = !!ctx.field;
         const r = await runVariant(gpu, v, ctx, open, out);
-        if (!hadField && ctx.field) {
-          await saveCachedField(cachePath, cacheKey, ctx.field);
-          console.log(
-            `ablate: wrote B and F's fit to ${cachePath} (reused by later runs with the same settings)`,
-          );
-        }
         rows.push(r.row);
         if (r.render) renders.set(v.name, r.render);
         await write();

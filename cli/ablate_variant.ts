@@ -29,6 +29,8 @@ export interface VariantContext {
   evalFrames: number;
   /** F distilled by the first variant that fits it (or read from the cache), reused by the others. */
   field?: TrainerInputs["pretrainedField"];
+  /** Called once when a variant has fitted F (before it trains), e.g. to write the cache. */
+  onFieldFitted?: (field: NonNullable<TrainerInputs["pretrainedField"]>) => Promise<void>;
 }
 
 /** Trains and scores one variant; returns its row and its open-mouth render (RGB u8). */
@@ -67,6 +69,7 @@ export async function runVariant(
       params: await trainer.field.mlp.getParams(),
       report: trainer.fieldReport,
     };
+    await ctx.onFieldFitted?.(ctx.field);
   }
   try {
     const summary = await trainer.run();
