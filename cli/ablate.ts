@@ -29,6 +29,7 @@ import {
 } from "../training/ablation.ts";
 import { eyeRegion, mouthRegion } from "../training/region_metrics.ts";
 import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
+import { reusesField } from "../training/trainer_setup.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import {
   ablationMarkdown,
@@ -145,6 +146,12 @@ export const ablateCommand: Command = {
       value: "X",
       description: "learning rate of F's joint fine-tuning in the variants with F (default 0: F frozen)",
     },
+    "cycle-weight": {
+      type: "string",
+      value: "X",
+      description:
+        "weight of the cycle loss through B when F is fine-tuned (--field-lr; default: the trainer's)",
+    },
     "field-bands": {
       type: "string",
       value: "N",
@@ -200,6 +207,7 @@ export const ablateCommand: Command = {
     const fieldSteps = num(args, "field-steps");
     const fieldLr = numberOption(args, "field-lr", { min: 0, max: 1 });
     const fieldBands = num(args, "field-bands", { max: 16 });
+    const cycleWeight = numberOption(args, "cycle-weight", { min: 0 });
     const fieldRigWeight = numberOption(args, "field-rig-weight", { min: 0 });
     const fieldShapeFocus = numberOption(args, "field-shape-focus", { min: 0, max: 1 });
     const detailLr = numberOption(args, "detail-lr", { min: 0, max: 100 });
@@ -218,6 +226,7 @@ export const ablateCommand: Command = {
         : {}),
       ...(fieldLr !== undefined ? { fieldLr } : {}),
       ...(fieldBands !== undefined ? { fieldBands } : {}),
+      ...(cycleWeight !== undefined ? { cycleWeight } : {}),
       ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
       ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
       ...(detailLr !== undefined ? { detailLr } : {}),
@@ -254,7 +263,7 @@ export const ablateCommand: Command = {
       const ctx: VariantContext = { ds, rig, region, eyes, base, evalFrames };
       const cachePath = stringOption(args, "field-cache") ?? `${out}/field.safetensors`;
       const cacheKey = await fieldCacheKey(ds, rig, b);
-      const cached = b.fieldLr === 0 && b.priorSteps > 0 ? await loadCachedField(cachePath, cacheKey) : null;
+      const cached = reusesField(b) && b.priorSteps > 0 ? await loadCachedField(cachePath, cacheKey) : null;
       if (cached?.field) {
         ctx.field = cached.field;
         console.log(

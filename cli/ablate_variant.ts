@@ -16,6 +16,7 @@ import {
 } from "../training/ablation.ts";
 import type { FaceRegion } from "../training/region_metrics.ts";
 import { Trainer, type TrainerInputs } from "../training/trainer.ts";
+import { reusesField } from "../training/trainer_setup.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import type { AblationRow } from "./ablate_report.ts";
 
@@ -63,7 +64,7 @@ export async function runVariant(
       if (e.kind === "rollback") console.warn(`${tag}: ${e.message}`);
     }],
   });
-  if (!ctx.field && trainer.field && config.fieldLr === 0 && config.priorSteps > 0) {
+  if (!ctx.field && trainer.field && reusesField(config) && config.priorSteps > 0) {
     ctx.field = {
       config: structuredClone(trainer.field.config),
       params: await trainer.field.mlp.getParams(),

@@ -307,6 +307,40 @@ Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consis
   trainer.destroy();
 });
 
+Deno.test("trainer: a handed-in F is fine-tuned without B when the cycle loss is off", async () => {
+  const gpu = await testGpu();
+  const { dataset, rig } = await smallHead();
+  const fit = { ...SMALL, gaussians: 300, iters: 6, priorSteps: 30, distillSteps: 30, logEvery: 3 };
+  const first = await Trainer.create(gpu, { dataset, rig, config: fit });
+  assert.ok(first.field && first.fieldReport);
+  const field = {
+    config: structuredClone(first.field.config),
+    params: await first.field.mlp.getParams(),
+    report: first.fieldReport,
+  };
+  first.destroy();
+  const events: TrainerEvent[] = [];
+  const trainer = await Trainer.create(gpu, {
+    dataset,
+    rig,
+    config: { ...fit, fieldLr: 1e-4, cycleWeight: 0 },
+    pretrainedField: field,
+    listeners: [(e) => void events.push(e)],
+  });
+  assert.ok(
+    events.some((e) => e.kind === "phase" && /distilled beforehand/.test(e.message)),
+    "F is taken as handed in, not fitted again",
+  );
+  assert.equal(trainer.prior, null, "no B is kept or needed");
+  assert.deepEqual(await trainer.field!.mlp.getParams(), field.params);
+  await trainer.run();
+  const after = await trainer.field!.mlp.getParams();
+  let changed = 0;
+  for (let i = 0; i < after.length; i++) if (after[i] !== field.params[i]) changed++;
+  assert.ok(changed > after.length / 2, `F changed in ${changed} of ${after.length} parameters`);
+  trainer.destroy();
+});
+
 Deno.test("trainer: streamed steps (one wait every 5) equal the path with waits, also through a pair-capacity redo", async () => {
   const gpu = await testGpu();
   const { dataset, rig } = await smallHead();

@@ -168,8 +168,11 @@ export class Trainer {
       }
     }
     const { avatar, field, prior, report } = await buildModels(gpu, inputs, config, emit);
-    if (config.fieldLr > 0 && field && !prior && config.priorSteps > 0) {
-      throw new Error("Trainer: fine-tuning F (fieldLr > 0) needs B, which the resumed state does not hold");
+    if (config.fieldLr > 0 && config.cycleWeight > 0 && field && !prior && config.priorSteps > 0) {
+      throw new Error(
+        "Trainer: fine-tuning F (fieldLr > 0) with the cycle loss (cycleWeight > 0) needs B, which the resumed " +
+          "state does not hold",
+      );
     }
     const t = new Trainer(gpu, inputs, config, avatar, field, prior, report);
     if (field) t.#fieldParams = await field.mlp.getParams();
@@ -177,9 +180,10 @@ export class Trainer {
     return t;
   }
 
-  /** Whether F is fine-tuned jointly (it has a learning rate and B is kept, or there is no B at all). */
+  /** Whether F is fine-tuned jointly (it has a learning rate and B is kept, or no cycle loss needs B). */
   get #fineTunes(): boolean {
-    return this.config.fieldLr > 0 && !!this.field && (!!this.prior || this.config.priorSteps === 0);
+    const c = this.config;
+    return c.fieldLr > 0 && !!this.field && (!!this.prior || c.priorSteps === 0 || c.cycleWeight === 0);
   }
 
   /** Adds an event listener (awaited in order for every event). */

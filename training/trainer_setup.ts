@@ -35,6 +35,14 @@ export function uniqueTimesteps(frames: readonly Frame[]): number[] {
   return [...new Set(frames.map((f) => f.timestep))].sort((a, b) => a - b);
 }
 
+/**
+ * Whether a distilled F can be handed in (`TrainerInputs.pretrainedField`) instead of fitted: when F stays
+ * frozen, or is fine-tuned without the cycle loss (which needs B, not handed in).
+ */
+export function reusesField(config: Pick<TrainerConfig, "fieldLr" | "cycleWeight">): boolean {
+  return config.fieldLr === 0 || config.cycleWeight === 0;
+}
+
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
@@ -77,7 +85,7 @@ export async function buildModels(
     avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
   } else {
     const pre = inputs.pretrainedField;
-    if (config.priorSteps > 0 && config.fieldLr === 0 && pre) {
+    if (config.priorSteps > 0 && pre && reusesField(config)) {
       field = new ForwardField(gpu, pre.config);
       field.mlp.setParams(pre.params);
       report = pre.report;
