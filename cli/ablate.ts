@@ -146,6 +146,11 @@ export const ablateCommand: Command = {
       value: "X",
       description: "learning rate of F's joint fine-tuning in the variants with F (default 0: F frozen)",
     },
+    "field-linear": {
+      type: "boolean",
+      description:
+        "make F linear in the expression code in every variant with F (its network does not see the code)",
+    },
     "cycle-weight": {
       type: "string",
       value: "X",
@@ -227,6 +232,7 @@ export const ablateCommand: Command = {
       ...(fieldLr !== undefined ? { fieldLr } : {}),
       ...(fieldBands !== undefined ? { fieldBands } : {}),
       ...(cycleWeight !== undefined ? { cycleWeight } : {}),
+      ...(args.values["field-linear"] ? { fieldCodeInput: false } : {}),
       ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
       ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
       ...(detailLr !== undefined ? { detailLr } : {}),

@@ -95,6 +95,11 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     type: "boolean",
     description: "do not close the rig's open lip slit with a mouth cavity (rigs without a mouth interior)",
   },
+  "field-linear": {
+    type: "boolean",
+    description:
+      "make F linear in the expression code (its network does not see the code; fieldCodeInput false)",
+  },
   "field-rotation": {
     type: "boolean",
     description: "also turn the Gaussians by F's local rotation where F moves them (off by default)",
@@ -217,6 +222,7 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;
   if (args.values["field-rotation"]) c.fieldRotation = true;
+  if (args.values["field-linear"]) c.fieldCodeInput = false;
   set("syncEvery", num(args, "sync-every", { max: 256 }));
   set("imageBudgetMiB", num(args, "image-budget"));
   const mode = stringOption(args, "density-mode");

@@ -89,6 +89,78 @@ Deno.test("code basis network: zero at the canonical code, parameter gradients m
   net.destroy();
 });
 
+Deno.test("code-blind basis network: linear in the code, a spatial basis, no code gradient; gradients match FD", async () => {
+  const gpu = await testGpu();
+  const rng = new Rng(23);
+  const N = 20, D = 3, E = 2, inputs = 3 + E + D, col = 3 + E;
+  for (const bands of [0, 2]) {
+    const spec = { inputs, width: 8, layers: 3, codeDim: D, codeColumn: col, bands };
+    const blind = new DeformNet(gpu, {
+      ...spec,
+      output: "codeBasis",
+      canonicalCode: [0, 0.5, 0],
+      codeInput: false,
+    });
+    blind.mlp.init(6);
+    const rows = rng.floats(N * inputs, -0.8, 0.8);
+    const withCode = (z: (i: number) => number[]) => {
+      const r = rows.slice();
+      for (let i = 0; i < N; i++) r.set(z(i), i * inputs + col);
+      return r;
+    };
+    const za = (i: number) => [Math.sin(i), 0.3, -0.2 * i / N], zb = (i: number) => [0.1, -0.4 + i / N, 0.7];
+    const run = async (net: DeformNet, r: Float32Array) => {
+      const t = Tensor.from(gpu, r), out = Tensor.empty(gpu, [N, 3]);
+      net.forward(t, out, 1.5);
+      const v = await out.read();
+      t.destroy();
+      out.destroy();
+      return v;
+    };
+    const fa = await run(blind, withCode(za)), fb = await run(blind, withCode(zb));
+    const fm = await run(blind, withCode((i) => za(i).map((v, k) => 0.25 * v + 0.75 * zb(i)[k])));
+    const lin = fa.map((v, i) => 0.25 * v + 0.75 * fb[i]);
+    assertClose(fm, lin, { atol: 1e-5, rtol: 1e-4, what: `bands ${bands}: linear in the code` });
+    // The code columns do not reach the MLP: moving one coefficient away from the canonical code scales the
+    // offset exactly (the basis does not change with the code).
+    const e0 = await run(blind, withCode(() => [1, 0.5, 0])),
+      e0b = await run(blind, withCode(() => [2, 0.5, 0]));
+    assertClose(e0b, e0.map((v) => 2 * v), {
+      atol: 1e-5,
+      rtol: 1e-4,
+      what: `bands ${bands}: basis is spatial`,
+    });
+    // Parameter and input gradients by central differences.
+    const w = rng.floats(3 * N), input = Tensor.from(gpu, withCode(za)), out = Tensor.empty(gpu, [N, 3]);
+    const tw = Tensor.from(gpu, w), dIn = Tensor.empty(gpu, [N, inputs]);
+    const st = blind.forwardTrain(input, out, 1.5);
+    blind.backward(st, tw, 1.5, dIn);
+    const grads = await blind.mlp.getGrads(), dRows = await dIn.read();
+    for (let i = 0; i < N; i++) {
+      for (let k = 0; k < D; k++) {
+        assert.equal(dRows[i * inputs + col + k], 0, "no gradient into the code columns");
+      }
+    }
+    const p0 = await blind.mlp.getParams(), h = 1e-2;
+    const loss = async (p: Float32Array) => {
+      blind.mlp.setParams(p);
+      return (await run(blind, withCode(za))).reduce((a, v, i) => a + v * w[i], 0);
+    };
+    for (const j of [0, 9, 40, p0.length - 1, p0.length - 7]) {
+      const a = p0.slice(), b = p0.slice();
+      a[j] += h;
+      b[j] -= h;
+      const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
+      assert.ok(
+        Math.abs(fd - grads[j]) < 2e-2 * Math.max(1, Math.abs(fd)),
+        `param ${j}: ${grads[j]} vs FD ${fd}`,
+      );
+    }
+    for (const v of [input, out, tw, dIn]) v.destroy();
+    blind.destroy();
+  }
+});
+
 Deno.test("canonical expression: jawOpen is found by name, pairs are canonical at it", () => {
   assert.deepEqual(canonicalCode(["eyeBlink_L", "JawOpen"], 2, 0.4), new Float32Array([0, 0.4]));
   assert.equal(canonicalCode(["eyeBlink_L"], 1, 0.4), null);

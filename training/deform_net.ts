@@ -4,11 +4,15 @@
  * ("offset"), or a per-coefficient basis combined with the row's code relative to the canonical code
  * ("codeBasis"). Offsets come out in normalized units times a caller's scale `s` (1 / frame.scale gives world
  * units). With `bands` > 0 the MLP sees each row followed by Fourier features of its position
- * (position_encoding.ts); the head and the input gradient still use the rows' own layout.
+ * (position_encoding.ts); the head and the input gradient still use the rows' own layout. With `codeInput`
+ * false the MLP sees the code columns as zeros (a copy of the rows with them cleared, channel_slice.ts): the
+ * "codeBasis" head then makes the offset exactly linear in the code, sum_k basis_k(x) * (z_k - z0_k), as a
+ * blendshape rig is, and the code columns of the input gradient are zero.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Mlp, type MlpActivations } from "../gpu/mlp.ts";
 import { Tensor, TensorPool } from "../gpu/tensor.ts";
+import { channelSlice } from "./channel_slice.ts";
 import { codeBasisBackward, codeBasisForward, type DeformOutput } from "./code_basis.ts";
 import { nphmSpec } from "./deform_inputs.ts";
 import { decodePositionGrad, encodedColumns, encodePositions } from "./position_encoding.ts";
@@ -27,6 +31,8 @@ export interface DeformNetSpec {
   canonicalCode?: readonly number[];
   /** Fourier frequency bands of the position (position_encoding.ts; default 0 = the raw position only). */
   bands?: number;
+  /** Whether the MLP sees the code columns (default true; false: they enter as zeros, see the module comment). */
+  codeInput?: boolean;
 }
 
 /** What a training forward keeps for `backward`. */
@@ -44,6 +50,7 @@ export class DeformNet {
   readonly pool: TensorPool;
   #z0: Tensor | null;
   #bands: number;
+  #blind: boolean;
 
   constructor(gpu: Gpu, spec: DeformNetSpec) {
     this.gpu = gpu;
@@ -54,6 +61,7 @@ export class DeformNet {
       throw new Error(`DeformNet: canonical code has ${z0.length} values, code dimension ${spec.codeDim}`);
     }
     this.#bands = spec.bands ?? 0;
+    this.#blind = spec.codeInput === false && spec.codeDim > 0;
     const spec0 = nphmSpec(encodedColumns(spec.inputs, this.#bands), spec.width, spec.layers);
     this.mlp = new Mlp(gpu, { ...spec0, outputs: basis ? 3 * spec.codeDim : 3 });
     this.pool = new TensorPool(gpu);
@@ -116,6 +124,7 @@ export class DeformNet {
       decodePositionGrad(this.gpu, st.input, this.spec.inputs, b, dEnc!, dInput);
       dEnc!.destroy();
     }
+    if (dInput && this.#blind) this.#clearCode(dInput, this.spec.inputs, n);
     st.release();
     dRaw.destroy();
   }
@@ -128,11 +137,29 @@ export class DeformNet {
 
   /** The MLP's input for the rows: the rows themselves, or a pooled encoded copy (the caller destroys it). */
   #encode(input: Tensor): Tensor {
-    if (this.#bands === 0) return input;
-    const k = this.spec.inputs, n = input.size / k;
-    const enc = this.pool.acquire([n, encodedColumns(k, this.#bands)], "f32", "deform.enc");
-    encodePositions(this.gpu, input, k, this.#bands, enc);
+    if (this.#bands === 0 && !this.#blind) return input;
+    const k = this.spec.inputs, n = input.size / k, cols = encodedColumns(k, this.#bands);
+    const enc = this.pool.acquire([n, cols], "f32", "deform.enc");
+    if (this.#bands > 0) encodePositions(this.gpu, input, k, this.#bands, enc);
+    else enc.copyFrom(input);
+    if (this.#blind) this.#clearCode(enc, cols, n);
     return enc;
+  }
+
+  /** Records t[:, codeColumn .. codeColumn + D) = 0 for t [n, columns]. */
+  #clearCode(t: Tensor, columns: number, n: number): void {
+    const d = this.spec.codeDim;
+    const zeros = this.pool.acquire([n, d], "f32", "deform.zeros");
+    channelSlice(this.gpu, zeros, t, {
+      pixels: n,
+      srcChannels: d,
+      srcOffset: 0,
+      dstChannels: columns,
+      dstOffset: this.spec.codeColumn,
+      count: d,
+      add: false,
+    });
+    zeros.destroy();
   }
 
   #raw(n: number): Tensor {

@@ -62,6 +62,8 @@ export interface ForwardFieldConfig {
   bands?: number;
   /** Whether F also turns the Gaussians by its local rotation (field_rotation.ts; absent in older files: no). */
   rotate?: boolean;
+  /** Whether F's MLP sees the code (deform_net.ts `codeInput`; absent in older files: yes). */
+  codeInput?: boolean;
 }
 
 /** Saved state of `ForwardField.forwardTrain` for `backward`. */
@@ -89,6 +91,7 @@ export class ForwardField {
       output: config.output ?? "offset",
       canonicalCode: config.canonicalCode,
       bands: config.bands,
+      codeInput: config.codeInput,
     });
     this.pool = new TensorPool(gpu);
   }
@@ -220,6 +223,8 @@ export interface DistillOptions extends PairSampling {
   rigWeight?: number;
   /** Fourier bands of F's position input (default: B's). */
   bands?: number;
+  /** Whether F's MLP sees the code (default true; false: F is linear in the code, deform_net.ts). */
+  codeInput?: boolean;
   /**
    * Weight of the direct supervision of F's code basis by the rig's blendshape deltas (basis_residual.ts; 0:
    * off, the default here; only with the "codeBasis" head). Shape k is weighted by (m / m_k)^basisPower, m_k its
@@ -275,6 +280,7 @@ export async function distillForward(
     output: opts.output ?? "codeBasis",
     canonicalCode: z0 ? [...z0] : undefined,
     bands: opts.bands ?? prior.config.bands ?? 0,
+    ...(opts.codeInput === false ? { codeInput: false } : {}),
   });
   const rigWeight = opts.rigWeight ?? 1, scale = prior.config.frame.scale;
   const basisWeight = field.config.output === "codeBasis" ? opts.basisWeight ?? 0 : 0;

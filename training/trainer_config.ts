@@ -123,6 +123,13 @@ export interface TrainerConfig {
    */
   mouthCavity: boolean;
   /**
+   * Whether F's network sees the expression code (deform_net.ts `codeInput`). With false, F with the
+   * "codeBasis" head is a purely spatial field of per-coefficient displacements, linear in the code as the
+   * rig's blendshapes are, so what F learns from the images (`fieldLr`) is shared by every expression that uses
+   * a coefficient instead of fitted to single training expressions.
+   */
+  fieldCodeInput: boolean;
+  /**
    * Turn each Gaussian by F's local rotation where F moves it (field_rotation.ts), as a mesh rig turns a
    * Gaussian with its triangle; otherwise only G rotates the Gaussians. Off by default: on the tracked-style
    * default data (ablate defaults) it moved test PSNR from 33.99 to 34.03 dB, within noise, for F evaluated
@@ -245,6 +252,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     fieldShell: 0.002,
     fieldFocusBalance: 0.5,
     mouthCavity: true,
+    fieldCodeInput: true,
     fieldRotation: false,
     fieldLr: 0,
     cycleWeight: 1,
@@ -297,6 +305,7 @@ const OTHER_KEYS = [
   "cnn",
   "fieldOutput",
   "mouthCavity",
+  "fieldCodeInput",
   "fieldRotation",
 ];
 
@@ -377,6 +386,7 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
   if (typeof c.densify !== "boolean") throw new Error("config.densify must be true or false");
   if (typeof c.mouthCavity !== "boolean") throw new Error("config.mouthCavity must be true or false");
   if (typeof c.fieldRotation !== "boolean") throw new Error("config.fieldRotation must be true or false");
+  if (typeof c.fieldCodeInput !== "boolean") throw new Error("config.fieldCodeInput must be true or false");
   if (typeof c.cnn !== "boolean") throw new Error("config.cnn must be true or false");
   if (c.cnn && c.featureDim === 0) {
     throw new Error(
