@@ -40,6 +40,7 @@ import {
 } from "./ablate_report.ts";
 import { fieldCacheKey, loadCachedField, saveCachedField } from "./ablate_field_cache.ts";
 import { runVariant, savedRender, type VariantContext } from "./ablate_variant.ts";
+import { MODEL_OPTIONS, modelOverrides } from "./model_options.ts";
 import { type Command, numberOption, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 import { DEFAULT_DATA, ensureDefaultData } from "./default_data.ts";
 
@@ -136,65 +137,13 @@ export const ablateCommand: Command = {
       description: "frames per split evaluated, spread evenly (0: all)",
       default: "0",
     },
-    "field-steps": {
-      type: "string",
-      value: "N",
-      description: "steps of fitting B and of distilling F (default: the trainer's)",
-    },
-    "field-lr": {
-      type: "string",
-      value: "X",
-      description: "learning rate of F's joint fine-tuning in the variants with F (default 0: F frozen)",
-    },
-    "field-linear": {
-      type: "boolean",
-      description:
-        "make F linear in the expression code in every variant with F (its network does not see the code)",
-    },
-    "cycle-weight": {
-      type: "string",
-      value: "X",
-      description:
-        "weight of the cycle loss through B when F is fine-tuned (--field-lr; default: the trainer's)",
-    },
-    "field-bands": {
-      type: "string",
-      value: "N",
-      description: "Fourier frequency bands of B's and F's position input (default: the trainer's)",
-    },
-    "field-rig-weight": {
-      type: "string",
-      value: "X",
-      description:
-        "weight of F's direct supervision by the rig beside the cycle loss (default: the trainer's)",
-    },
-    "field-shape-focus": {
-      type: "string",
-      value: "X",
-      description: "fraction of F's samples drawn where each code's shapes move (default: the trainer's)",
-    },
-    "detail-lr": {
-      type: "string",
-      value: "X",
-      description: "scale of the detail network G's learning rate (default: the trainer's)",
-    },
-    "init-triangle-share": {
-      type: "string",
-      value: "X",
-      description:
-        "share of the initial Gaussians spread equally over the rig's triangles (default: the trainer's)",
-    },
-    "initial-opacity": {
-      type: "string",
-      value: "X",
-      description: "opacity of the initial Gaussians (default: the trainer's)",
-    },
     "field-cache": {
       type: "string",
       value: "FILE",
       description:
         "the fitted F, written after fitting and reused when rig, codes and settings match (default: OUT/field.safetensors)",
     },
+    ...MODEL_OPTIONS,
     only: {
       type: "string",
       value: "a,b",
@@ -209,15 +158,6 @@ export const ablateCommand: Command = {
     const out = stringOption(args, "out") ?? "runs/ablation";
     const downscale = num(args, "downscale", { min: 1, max: 64 }) ?? 2;
     const evalFrames = num(args, "eval-frames") ?? 0;
-    const fieldSteps = num(args, "field-steps");
-    const fieldLr = numberOption(args, "field-lr", { min: 0, max: 1 });
-    const fieldBands = num(args, "field-bands", { max: 16 });
-    const cycleWeight = numberOption(args, "cycle-weight", { min: 0 });
-    const fieldRigWeight = numberOption(args, "field-rig-weight", { min: 0 });
-    const fieldShapeFocus = numberOption(args, "field-shape-focus", { min: 0, max: 1 });
-    const detailLr = numberOption(args, "detail-lr", { min: 0, max: 100 });
-    const initTriangleShare = numberOption(args, "init-triangle-share", { min: 0, max: 1 });
-    const initialOpacity = numberOption(args, "initial-opacity", { min: 1e-4, max: 0.9999 });
     const base: Partial<TrainerConfig> = {
       iters: num(args, "iters", { min: 1 }) ?? 400,
       gaussians: num(args, "gaussians", { min: 1 }) ?? 5000,
@@ -226,18 +166,7 @@ export const ablateCommand: Command = {
       evalFrames: 1,
       checkpointEvery: 0,
       logEvery: 50,
-      ...(fieldSteps !== undefined && fieldSteps > 0
-        ? { priorSteps: fieldSteps, distillSteps: fieldSteps }
-        : {}),
-      ...(fieldLr !== undefined ? { fieldLr } : {}),
-      ...(fieldBands !== undefined ? { fieldBands } : {}),
-      ...(cycleWeight !== undefined ? { cycleWeight } : {}),
-      ...(args.values["field-linear"] ? { fieldCodeInput: false } : {}),
-      ...(fieldRigWeight !== undefined ? { fieldRigWeight } : {}),
-      ...(fieldShapeFocus !== undefined ? { fieldShapeFocus } : {}),
-      ...(detailLr !== undefined ? { detailLr } : {}),
-      ...(initTriangleShare !== undefined ? { initTriangleShare } : {}),
-      ...(initialOpacity !== undefined ? { initialOpacity } : {}),
+      ...modelOverrides(args),
     };
     let b: TrainerConfig;
     try {

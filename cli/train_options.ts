@@ -9,6 +9,7 @@ import {
 import { numberOption, type OptionSpec, type ParsedArgs, stringOption, UsageError } from "./command.ts";
 
 import { DEFAULT_DATA } from "./default_data.ts";
+import { MODEL_OPTIONS, modelOverrides } from "./model_options.ts";
 
 export { DEFAULT_DATA };
 /**
@@ -49,17 +50,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   },
   views: { type: "string", value: "N", description: "cameras per training step" },
   "sh-degree": { type: "string", value: "N", description: "SH degree of the colour (0..3)" },
-  "field-steps": {
-    type: "string",
-    value: "N",
-    description: "steps of fitting B and distilling F (0: no F)",
-  },
   "lr-scale": { type: "string", value: "X", description: "multiplier of every learning rate" },
-  "field-lr": {
-    type: "string",
-    value: "X",
-    description: "learning rate of F's joint fine-tuning with the cycle loss (default 0: F frozen)",
-  },
   "laplacian-k": {
     type: "string",
     value: "N",
@@ -95,11 +86,6 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     type: "boolean",
     description: "do not close the rig's open lip slit with a mouth cavity (rigs without a mouth interior)",
   },
-  "field-linear": {
-    type: "boolean",
-    description:
-      "make F linear in the expression code (its network does not see the code; fieldCodeInput false)",
-  },
   "field-rotation": {
     type: "boolean",
     description: "also turn the Gaussians by F's local rotation where F moves them (off by default)",
@@ -120,37 +106,6 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
     value: "N",
     description: "channels of the CNN's hidden 3x3 convolutions (1..32)",
     default: "16",
-  },
-  "field-bands": {
-    type: "string",
-    value: "N",
-    description: "Fourier frequency bands of the position input of B and F (0: the raw position)",
-  },
-  "detail-lr": {
-    type: "string",
-    value: "X",
-    description: "scale of the detail network G's learning rate (0 freezes G)",
-  },
-  "init-triangle-share": {
-    type: "string",
-    value: "X",
-    description:
-      "share of the initial Gaussians spread equally over the rig's triangles, the rest by area (0..1)",
-  },
-  "initial-opacity": {
-    type: "string",
-    value: "X",
-    description: "opacity of the initial Gaussians",
-  },
-  "field-rig-weight": {
-    type: "string",
-    value: "X",
-    description: "weight of F's direct supervision by the rig's displacement beside the cycle loss through B",
-  },
-  "field-shape-focus": {
-    type: "string",
-    value: "X",
-    description: "fraction of F's samples drawn where each code's active blendshapes move (0..1)",
   },
   "max-gaussians": {
     type: "string",
@@ -183,6 +138,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   },
   port: { type: "string", value: "N", description: "dashboard port (0: any free port)", default: "8000" },
   "no-dashboard": { type: "boolean", description: "do not serve the live dashboard" },
+  ...MODEL_OPTIONS,
 };
 
 /** An integer option (at least 0 unless `min` says otherwise). */
@@ -194,7 +150,7 @@ export const num = (
 
 /** The trainer settings given by options (defaults of the options included). */
 export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
-  const c: Partial<TrainerConfig> = {};
+  const c: Partial<TrainerConfig> = modelOverrides(args);
   const set = <K extends keyof TrainerConfig>(k: K, v: number | undefined) => {
     if (v !== undefined) c[k] = v as TrainerConfig[K];
   };
@@ -207,22 +163,11 @@ export function trainerOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("checkpointMinutes", numberOption(args, "checkpoint-minutes", { min: 0 }));
   set("viewsPerStep", num(args, "views", { min: 1, max: 64 }));
   set("shDegree", num(args, "sh-degree", { max: 3 }));
-  const field = num(args, "field-steps");
-  set("priorSteps", field);
-  set("distillSteps", field);
   set("lrScale", numberOption(args, "lr-scale", { min: 0 }));
-  set("fieldLr", numberOption(args, "field-lr", { min: 0, max: 1 }));
-  set("fieldBands", num(args, "field-bands", { max: 16 }));
-  set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
-  set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
-  set("initTriangleShare", numberOption(args, "init-triangle-share", { min: 0, max: 1 }));
-  set("initialOpacity", numberOption(args, "initial-opacity", { min: 1e-4, max: 0.9999 }));
-  set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
   set("maxGaussians", num(args, "max-gaussians", { min: 1 }));
   if (args.values["no-densify"]) c.densify = false;
   if (args.values["no-mouth-cavity"]) c.mouthCavity = false;
   if (args.values["field-rotation"]) c.fieldRotation = true;
-  if (args.values["field-linear"]) c.fieldCodeInput = false;
   set("syncEvery", num(args, "sync-every", { max: 256 }));
   set("imageBudgetMiB", num(args, "image-budget"));
   const mode = stringOption(args, "density-mode");
