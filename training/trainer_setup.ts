@@ -150,7 +150,7 @@ export async function buildModels(
         focusBalance: config.fieldFocusBalance,
         codeInput: config.fieldCodeInput,
       });
-      if (config.fieldLr > 0) prior = p.prior;
+      if (config.fieldLr > 0 && config.cycleWeight > 0) prior = p.prior;
       else p.prior.destroy();
       field = d.field;
       const fieldVertices = await measureFieldFit(
