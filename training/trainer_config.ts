@@ -138,7 +138,10 @@ export interface TrainerConfig {
   fieldRotation: boolean;
   /**
    * Adam learning rate of F's joint fine-tuning with the avatar (0: F stays frozen after distillation). When
-   * positive, B is kept and the cycle loss (weight `cycleWeight`) over the Gaussians' centres keeps F consistent.
+   * positive, B is kept and the cycle loss (weight `cycleWeight`) over the Gaussians' centres keeps F consistent;
+   * with `cycleWeight` 0, B is not kept and F learns from the images alone. Measured on the built-in head
+   * (ablate defaults, F linear in the code, no cycle): test PSNR 36.02 dB frozen, 36.26 at 5e-6, 36.08 at 2e-5,
+   * 34.74 at 1e-4 (README, "Ablation study").
    */
   fieldLr: number;
   cycleWeight: number;
