@@ -19,6 +19,7 @@ import { Trainer, type TrainerInputs } from "../training/trainer.ts";
 import { reusesField } from "../training/trainer_setup.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "../training/trainer_config.ts";
 import type { AblationRow } from "./ablate_report.ts";
+import type { CachedField } from "./ablate_field_cache.ts";
 
 /** What every variant of one study shares. */
 export interface VariantContext {
@@ -31,7 +32,7 @@ export interface VariantContext {
   /** F distilled by the first variant that fits it (or read from the cache), reused by the others. */
   field?: TrainerInputs["pretrainedField"];
   /** Called once when a variant has fitted F (before it trains), e.g. to write the cache. */
-  onFieldFitted?: (field: NonNullable<TrainerInputs["pretrainedField"]>) => Promise<void>;
+  onFieldFitted?: (field: CachedField) => Promise<void>;
 }
 
 /** Trains and scores one variant; returns its row and its open-mouth render (RGB u8). */

@@ -17,6 +17,26 @@ import { tinyRig } from "./deform_fixture.ts";
 import { formatShapeFits, measureShapeFits } from "../training/shape_fit.ts";
 import { assertClose, testGpu } from "./helpers.ts";
 
+/** Central differences (step 1e-2) of `loss` at `p0` against `grads` at the parameters `at` (2% relative). */
+async function assertParamGradsMatchFd(
+  loss: (p: Float32Array) => Promise<number>,
+  p0: Float32Array,
+  grads: ArrayLike<number>,
+  at: number[],
+): Promise<void> {
+  const h = 1e-2;
+  for (const j of at) {
+    const a = p0.slice(), b = p0.slice();
+    a[j] += h;
+    b[j] -= h;
+    const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
+    assert.ok(
+      Math.abs(fd - grads[j]) < 2e-2 * Math.max(1, Math.abs(fd)),
+      `param ${j}: ${grads[j]} vs FD ${fd}`,
+    );
+  }
+}
+
 Deno.test("code basis: forward and backward kernels match the CPU reference", async () => {
   const gpu = await testGpu();
   const rng = new Rng(21);
@@ -74,17 +94,7 @@ Deno.test("code basis network: zero at the canonical code, parameter gradients m
   const tw = Tensor.from(gpu, w);
   net.backward(st, tw, 2);
   const grads = await net.mlp.getGrads();
-  const h = 1e-2;
-  for (const j of [0, 17, 80, p0.length - 1, p0.length - 20]) {
-    const a = p0.slice(), b = p0.slice();
-    a[j] += h;
-    b[j] -= h;
-    const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
-    assert.ok(
-      Math.abs(fd - grads[j]) < 2e-2 * Math.max(1, Math.abs(fd)),
-      `param ${j}: ${grads[j]} vs FD ${fd}`,
-    );
-  }
+  await assertParamGradsMatchFd(loss, p0, grads, [0, 17, 80, p0.length - 1, p0.length - 20]);
   for (const v of [input, out, canon, tw]) v.destroy();
   net.destroy();
 });
@@ -141,21 +151,12 @@ Deno.test("code-blind basis network: linear in the code, a spatial basis, no cod
         assert.equal(dRows[i * inputs + col + k], 0, "no gradient into the code columns");
       }
     }
-    const p0 = await blind.mlp.getParams(), h = 1e-2;
+    const p0 = await blind.mlp.getParams();
     const loss = async (p: Float32Array) => {
       blind.mlp.setParams(p);
       return (await run(blind, withCode(za))).reduce((a, v, i) => a + v * w[i], 0);
     };
-    for (const j of [0, 9, 40, p0.length - 1, p0.length - 7]) {
-      const a = p0.slice(), b = p0.slice();
-      a[j] += h;
-      b[j] -= h;
-      const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
-      assert.ok(
-        Math.abs(fd - grads[j]) < 2e-2 * Math.max(1, Math.abs(fd)),
-        `param ${j}: ${grads[j]} vs FD ${fd}`,
-      );
-    }
+    await assertParamGradsMatchFd(loss, p0, grads, [0, 9, 40, p0.length - 1, p0.length - 7]);
     for (const v of [input, out, tw, dIn]) v.destroy();
     blind.destroy();
   }
