@@ -16,12 +16,12 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   "field-lr": {
     type: "string",
     value: "X",
-    description: "learning rate of F's joint fine-tuning with the avatar (default 0: F frozen)",
+    description: "learning rate of F's fine-tuning with the avatar (default 5e-6; 0: F frozen)",
   },
   "cycle-weight": {
     type: "string",
     value: "X",
-    description: "weight of the cycle loss through B while F is fine-tuned (0: none, B is not kept)",
+    description: "weight of the cycle loss through B while F is fine-tuned (default 0: none, B is not kept)",
   },
   "field-bands": {
     type: "string",
@@ -38,9 +38,10 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
     value: "X",
     description: "fraction of F's samples drawn where each code's active blendshapes move (0..1)",
   },
-  "field-linear": {
+  "field-sees-code": {
     type: "boolean",
-    description: "make F linear in the expression code (its network does not see the code)",
+    description:
+      "let F's network see the expression code (default: F is linear in the code, as blendshapes are)",
   },
   "detail-lr": {
     type: "string",
@@ -74,7 +75,7 @@ export function modelOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldBands", numberOption(args, "field-bands", { integer: true, min: 0, max: 16 }));
   set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
   set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
-  if (args.values["field-linear"]) c.fieldCodeInput = false;
+  if (args.values["field-sees-code"]) c.fieldCodeInput = true;
   set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
   set("initTriangleShare", numberOption(args, "init-triangle-share", { min: 0, max: 1 }));
   set("initialOpacity", numberOption(args, "initial-opacity", { min: 1e-4, max: 0.9999 }));

@@ -1,7 +1,7 @@
 /**
  * The trainer's ablation modes on a small synthetic head (64x64, 4 cameras): the mesh-rigged baseline
  * (`deformation: "mesh"`) trains with G frozen and moves the Gaussians with the rig; "no distillation" (no B,
- * `fieldLr` > 0) learns F from zero by the photometric loss alone; the config rejects inconsistent settings.
+ * `fieldFromZero`) learns F from zero by the photometric loss alone; the config rejects inconsistent settings.
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../data/dataset.ts";
@@ -30,6 +30,12 @@ Deno.test("ablation modes: mesh-rigged baseline and photometric-only F train; co
     /mesh/,
   );
   assert.throws(() => resolveTrainerConfig({ deformation: "rig" as "mesh" }), /deformation/);
+  assert.throws(() => resolveTrainerConfig({ fieldFromZero: true }), /fieldFromZero/, "with distillation");
+  assert.throws(
+    () => resolveTrainerConfig({ fieldFromZero: true, priorSteps: 0, distillSteps: 0, fieldLr: 0 }),
+    /fieldFromZero/,
+    "with nothing to learn it at",
+  );
   const gpu = await testGpu();
   const dir = await Deno.makeTempDir({ prefix: "npga-ablation-test-" });
   const out = `${dir}/head`;
@@ -87,7 +93,7 @@ Deno.test("ablation modes: mesh-rigged baseline and photometric-only F train; co
   const photo = await Trainer.create(gpu, {
     dataset,
     rig,
-    config: { ...SMALL, fieldLr: 5e-4, cycleWeight: 0 },
+    config: { ...SMALL, fieldFromZero: true, fieldLr: 5e-4, cycleWeight: 0 },
   });
   assert.ok(photo.field && !photo.prior, "F without B");
   const f0 = await photo.field.mlp.getParams();

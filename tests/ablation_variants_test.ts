@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ablationMarkdown, type AblationResult, checkBar } from "../cli/ablate_report.ts";
 import { ABLATION_VARIANTS, PHOTOMETRIC_FIELD_LR, variantConfig } from "../training/ablation.ts";
-import { resolveTrainerConfig } from "../training/trainer_config.ts";
+import { defaultTrainerConfig, resolveTrainerConfig } from "../training/trainer_config.ts";
 import { codeCoverage, formatNovel, novelCoefficients } from "../training/code_coverage.ts";
 import type { Dataset, Frame } from "../data/dataset.ts";
 
@@ -27,8 +27,9 @@ Deno.test("ablation variants: each resolves from the base settings, with and wit
       } else if (v.name === "no-distill") {
         assert.equal(c.fieldLr, PHOTOMETRIC_FIELD_LR);
         assert.equal(c.priorSteps, 0);
+        assert.equal(c.fieldFromZero, true);
       } else {
-        assert.equal(c.fieldLr, fieldLr ?? 0, v.name);
+        assert.equal(c.fieldLr, fieldLr ?? defaultTrainerConfig().fieldLr, v.name);
         assert.equal(c.priorSteps, 20, v.name);
       }
     }

@@ -279,6 +279,7 @@ Deno.test("trainer: F is fine-tuned jointly while the cycle loss keeps it consis
       fieldRigWeight: 1,
       fieldBasisWeight: 0,
       fieldLr: 1e-4,
+      cycleWeight: 1,
       logEvery: 5,
     },
     listeners: [(e) => void events.push(e)],

@@ -57,7 +57,13 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     name: "no-distill",
     label: "without distillation (F learned photometrically)",
-    overrides: { priorSteps: 0, distillSteps: 0, fieldLr: PHOTOMETRIC_FIELD_LR, cycleWeight: 0 },
+    overrides: {
+      priorSteps: 0,
+      distillSteps: 0,
+      fieldFromZero: true,
+      fieldLr: PHOTOMETRIC_FIELD_LR,
+      cycleWeight: 0,
+    },
   },
   {
     name: "mesh",

@@ -4,18 +4,18 @@
  * rig's neutral surface, and sets up the rasterizer, the photometric loss and Adam. `run()` then repeats:
  *
  *   1. draw a batch (one timestep, `viewsPerStep` cameras) from the train split (seeded by (seed, step)),
- *   2. dx_F = F(x_c, 0, z) (x_c is a stop-gradient input of F; F is frozen unless `fieldLr` > 0, see 5),
+ *   2. dx_F = F(x_c, 0, z) (x_c is a stop-gradient input of F; F is fine-tuned at `fieldLr`, 0 freezes it),
  *   3. pose (canonical + dx_F + G), rasterize, L1 + 0.2 (1 - SSIM) against the images, + offset regularizers
  *      + Laplacian terms on the features and on G's offsets over a kNN graph (laplacian_terms.ts),
  *   4. check the loss (and sums of the canonical parameters): if any is not finite, skip the update (the step
  *      still counts; on the GPU when streamed, update_gate.ts); after `maxBadSteps` consecutive skipped steps
  *      roll back to the last in-memory checkpoint with halved learning rates,
  *   5. rasterizer backward, pose backward (canonical parameters, features, G), Adam with the 3DGS schedules;
- *      with `fieldLr` > 0 also F's backward from dL/d(dx_F) plus `cycleWeight` times the cycle loss
- *      |F + B(x_c + F, z)|^2 over the Gaussians' centres (B frozen), so F is fine-tuned while staying consistent.
+ *      with `fieldLr` > 0 also F's backward from dL/d(dx_F), plus (when `cycleWeight` > 0) that weight times the
+ *      cycle loss |F + B(x_c + F, z)|^2 over the Gaussians' centres (B frozen), which keeps F consistent with B.
  *
  * Without F (priorSteps = distillSteps = 0) dx_F is zero and the detail network G does all the deformation; with
- * `fieldLr` > 0 but no B, F starts at zero and is learned only photometrically (the "no distillation" ablation).
+ * `fieldFromZero` but no B, F starts at zero and is learned only photometrically (the "no distillation" ablation).
  * With `deformation: "mesh"` (the mesh-rigged baseline, mesh_rigged.ts) the rig's displacement at each Gaussian's
  * triangle replaces dx_F, the triangle's rotation turns the posed quaternions, and G is frozen at zero output.
  * Events (phases, progress, skipped steps, rollbacks, evaluations, checkpoints) go to listeners registered with

@@ -137,14 +137,20 @@ export interface TrainerConfig {
    */
   fieldRotation: boolean;
   /**
-   * Adam learning rate of F's joint fine-tuning with the avatar (0: F stays frozen after distillation). When
-   * positive, B is kept and the cycle loss (weight `cycleWeight`) over the Gaussians' centres keeps F consistent;
-   * with `cycleWeight` 0, B is not kept and F learns from the images alone. Measured on the built-in head
-   * (ablate defaults, F linear in the code, no cycle): test PSNR 36.02 dB frozen, 36.26 at 5e-6, 36.08 at 2e-5,
-   * 34.74 at 1e-4 (README, "Ablation study").
+   * Adam learning rate of F's joint fine-tuning with the avatar (0: F stays frozen after distillation). With
+   * `cycleWeight` > 0, B is kept and the cycle loss over the Gaussians' centres keeps F consistent with it; with
+   * `cycleWeight` 0 (the default), B is not kept and F learns from the images alone. Measured on the built-in
+   * head (ablate defaults, F linear in the code, no cycle): test PSNR 36.02 dB frozen, 36.26 at 5e-6 (the
+   * default), 36.08 at 2e-5, 34.74 at 1e-4 (README, "Ablation study").
    */
   fieldLr: number;
+  /** Weight of the cycle loss |F + B(x_c + F, z)|^2 while F is fine-tuned (0: none, and B is not kept). */
   cycleWeight: number;
+  /**
+   * With no distillation (priorSteps = distillSteps = 0), start F as the zero field and learn it from the images
+   * alone at `fieldLr` (the "no-distill" ablation). Off: no F at all without distillation.
+   */
+  fieldFromZero: boolean;
   /** Opacity of the initial Gaussians (default 0.5: 3DGS's 0.1 leaves lids translucent at short budgets). */
   initialOpacity: number;
   /**
@@ -255,10 +261,11 @@ export function defaultTrainerConfig(): TrainerConfig {
     fieldShell: 0.002,
     fieldFocusBalance: 0.5,
     mouthCavity: true,
-    fieldCodeInput: true,
+    fieldCodeInput: false,
     fieldRotation: false,
-    fieldLr: 0,
-    cycleWeight: 1,
+    fieldLr: 5e-6,
+    cycleWeight: 0,
+    fieldFromZero: false,
     initialOpacity: 0.5,
     initTriangleShare: 0.5,
     l1Weight: 1,
@@ -310,6 +317,7 @@ const OTHER_KEYS = [
   "mouthCavity",
   "fieldCodeInput",
   "fieldRotation",
+  "fieldFromZero",
 ];
 
 const RULES: Record<NumericKey, Rule> = {
@@ -390,6 +398,7 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
   if (typeof c.mouthCavity !== "boolean") throw new Error("config.mouthCavity must be true or false");
   if (typeof c.fieldRotation !== "boolean") throw new Error("config.fieldRotation must be true or false");
   if (typeof c.fieldCodeInput !== "boolean") throw new Error("config.fieldCodeInput must be true or false");
+  if (typeof c.fieldFromZero !== "boolean") throw new Error("config.fieldFromZero must be true or false");
   if (typeof c.cnn !== "boolean") throw new Error("config.cnn must be true or false");
   if (c.cnn && c.featureDim === 0) {
     throw new Error(
@@ -415,9 +424,14 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig> = {}): Trai
   if (c.deformation !== "npga" && c.deformation !== "mesh") {
     throw new Error(`config.deformation must be "npga" or "mesh", got ${JSON.stringify(c.deformation)}`);
   }
-  if (c.deformation === "mesh" && (c.priorSteps > 0 || c.fieldLr > 0)) {
+  if (c.deformation === "mesh" && (c.priorSteps > 0 || c.fieldFromZero)) {
     throw new Error(
-      'config: deformation "mesh" uses no forward field; set priorSteps, distillSteps and fieldLr to 0',
+      'config: deformation "mesh" uses no forward field; set priorSteps and distillSteps to 0 and fieldFromZero off',
+    );
+  }
+  if (c.fieldFromZero && (c.priorSteps > 0 || c.fieldLr === 0)) {
+    throw new Error(
+      "config: fieldFromZero (F learned from the images alone) needs priorSteps = distillSteps = 0 and fieldLr > 0",
     );
   }
   if (c.l1Weight + c.ssimWeight <= 0) throw new Error("config: l1Weight + ssimWeight must be positive");

@@ -1,9 +1,9 @@
 /**
  * The models a training run starts from (trainer.ts `Trainer.create`): the expression prior B fitted on the rig
  * and the forward field F distilled from it (reported as phase events), and the avatar initialized from the rig's
- * neutral surface; or, when resuming, the same rebuilt from a checkpoint's state. Without B (priorSteps 0) but
- * with `fieldLr` > 0, F starts as the zero field and is learned only photometrically (the "no distillation"
- * ablation).
+ * neutral surface; or, when resuming, the same rebuilt from a checkpoint's state. Without B (priorSteps 0) and
+ * with `fieldFromZero`, F starts as the zero field and is learned only photometrically at `fieldLr` (the "no
+ * distillation" ablation).
  */
 import { Adam } from "../gpu/adam.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -47,7 +47,7 @@ function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
 
-/** The trainer's models; `prior` is kept only when F is fine-tuned (`fieldLr` > 0). */
+/** The trainer's models; `prior` is kept only when F is fine-tuned with the cycle loss. */
 export interface TrainerModels {
   avatar: Avatar;
   field: ForwardField | null;
@@ -79,7 +79,7 @@ export async function buildModels(
       field = new ForwardField(gpu, r.field.config);
       field.mlp.setParams(r.field.params);
     }
-    if (r.prior && config.fieldLr > 0) {
+    if (r.prior && config.fieldLr > 0 && config.cycleWeight > 0) {
       prior = ExpressionPrior.fromParams(gpu, r.prior.config, r.prior.params);
     }
     avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
@@ -184,7 +184,7 @@ export async function buildModels(
           pct(d.residual.zeroMean)
         }); at the ${formatFieldFit(fieldVertices)}; ${formatShapeFits(fieldShapes)}`,
       });
-    } else if (config.fieldLr > 0) {
+    } else if (config.fieldFromZero) {
       // No distillation: F starts as the zero field (zero last layer) and is learned only photometrically.
       field = new ForwardField(gpu, {
         frame: headFrame(rig),
