@@ -28,8 +28,11 @@ export type CachedField = NonNullable<TrainerInputs["pretrainedField"]>;
 
 /** Settings of the fit besides those named field*. */
 const FIELD_FIT_SETTINGS = ["priorSteps", "distillSteps", "canonicalJaw", "seed"] as const;
-/** field* settings that act after the fit (F's joint learning rate, its rotation of the Gaussians). */
-const AFTER_FIT = new Set(["fieldLr", "fieldRotation"]);
+/**
+ * field* settings that act after the fit (F's joint learning rate, its rotation of the Gaussians) or only
+ * without one (`fieldFromZero`: F from zero when nothing is fitted).
+ */
+const AFTER_FIT = new Set(["fieldLr", "fieldRotation", "fieldFromZero"]);
 
 /** The trainer settings the fit of B and F depends on, by name (sorted). */
 export function fieldFitSettings(config: TrainerConfig): Record<string, unknown> {

@@ -53,6 +53,12 @@ Deno.test("field cache: the key follows the rig, the codes and the fit settings 
       JSON.stringify(after),
     );
   }
+  // Only meaningful without a fit (the config refuses it with one), so it cannot tell two fits apart.
+  assert.equal(
+    await fieldCacheKey(dataset(codes), rig(), { ...c, fieldFromZero: true }),
+    key,
+    "fieldFromZero",
+  );
   for (
     const fit of [{ fieldBands: 4 }, { distillSteps: 7 }, { priorSteps: 9 }, { seed: 2 }, { canonicalJaw: 0 }]
   ) {
