@@ -38,6 +38,12 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
     value: "X",
     description: "fraction of F's samples drawn where each code's active blendshapes move (0..1)",
   },
+  "field-focus-balance": {
+    type: "string",
+    value: "X",
+    description:
+      "share of F's focused samples split equally between the blendshapes, the rest by area (0..1)",
+  },
   "field-sees-code": {
     type: "boolean",
     description:
@@ -75,6 +81,7 @@ export function modelOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldBands", numberOption(args, "field-bands", { integer: true, min: 0, max: 16 }));
   set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
   set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
+  set("fieldFocusBalance", numberOption(args, "field-focus-balance", { min: 0, max: 1 }));
   if (args.values["field-sees-code"]) c.fieldCodeInput = true;
   set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
   set("initTriangleShare", numberOption(args, "init-triangle-share", { min: 0, max: 1 }));
