@@ -44,6 +44,11 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
     description:
       "share of F's focused samples split equally between the blendshapes, the rest by area (0..1)",
   },
+  "field-still-share": {
+    type: "string",
+    value: "X",
+    description: "share of F's samples on the still surface within 1 cm of moving vertices (0..1)",
+  },
   "field-sees-code": {
     type: "boolean",
     description:
@@ -82,6 +87,7 @@ export function modelOverrides(args: ParsedArgs): Partial<TrainerConfig> {
   set("fieldRigWeight", numberOption(args, "field-rig-weight", { min: 0 }));
   set("fieldShapeFocus", numberOption(args, "field-shape-focus", { min: 0, max: 1 }));
   set("fieldFocusBalance", numberOption(args, "field-focus-balance", { min: 0, max: 1 }));
+  set("fieldStillShare", numberOption(args, "field-still-share", { min: 0, max: 1 }));
   if (args.values["field-sees-code"]) c.fieldCodeInput = true;
   set("detailLr", numberOption(args, "detail-lr", { min: 0, max: 100 }));
   set("initTriangleShare", numberOption(args, "init-triangle-share", { min: 0, max: 1 }));

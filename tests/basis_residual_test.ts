@@ -8,6 +8,7 @@ import {
   motionFocusCdf,
   samplePairs,
   shapeBalancedWeights,
+  stillNeighbourWeights,
 } from "../training/prior_pairs.ts";
 import { posedPoints, sampleSurface, triangleAreaCdf } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";
@@ -135,4 +136,36 @@ Deno.test("shape-balanced focus: every moving blendshape gets the same share of 
   // Mixed into the focus: balance 1 with focus 1 is exactly these weights.
   const cdf = motionFocusCdf(rig, 1, 0, 1);
   for (let f = 0; f < F; f++) assert.ok(Math.abs(cdf[f] - (f ? cdf[f - 1] : 0) - w[f]) < 1e-9);
+});
+
+Deno.test("still-surface focus: area over the still triangles within 1 cm of motion, mixed in by its share", () => {
+  const rig = tinyRig(30, 60);
+  const w = stillNeighbourWeights(rig), area = triangleAreaCdf(rig), I = rig.indices, F = area.length;
+  const P = rig.positions, V = P.length / 3;
+  const moves = (v: number) =>
+    rig.deltas.some((d) => Math.hypot(d[3 * v], d[3 * v + 1], d[3 * v + 2]) > 1e-3);
+  const movers = Array.from({ length: V }, (_, v) => v).filter(moves);
+  let total = 0, picked = 0;
+  const want = new Float64Array(F);
+  for (let f = 0; f < F; f++) {
+    const vs = [0, 1, 2].map((j) => I[3 * f + j]);
+    if (vs.some(moves)) continue;
+    const q = [0, 1, 2].map((c) => vs.reduce((s, v) => s + P[3 * v + c], 0) / 3);
+    const d = Math.min(
+      ...movers.map((m) => Math.hypot(P[3 * m] - q[0], P[3 * m + 1] - q[1], P[3 * m + 2] - q[2])),
+    );
+    if (d <= 0.01) want[f] = area[f] - (f ? area[f - 1] : 0);
+    total += want[f];
+  }
+  for (let f = 0; f < F; f++) {
+    assert.ok(Math.abs(w[f] - want[f] / total) < 1e-9, `triangle ${f}: ${w[f]} vs ${want[f] / total}`);
+    if (w[f] > 0) picked++;
+  }
+  assert.ok(picked > 0 && picked < F / 2, `${picked} of ${F} triangles`);
+  // A share of 0.25 of the focus CDF: a quarter of the samples there, the rest as without it.
+  const base = motionFocusCdf(rig, 0.8, 0, 0.5), mixed = motionFocusCdf(rig, 0.8, 0, 0.5, 0.25);
+  for (let f = 0; f < F; f++) {
+    const p = (base[f] - (f ? base[f - 1] : 0)) / base[F - 1];
+    assert.ok(Math.abs(mixed[f] - (f ? mixed[f - 1] : 0) - (0.75 * p + 0.25 * w[f])) < 1e-9);
+  }
 });

@@ -10,9 +10,9 @@ import {
 import { canonicalCode, headFrame } from "../training/deform_inputs.ts";
 import { DeformNet } from "../training/deform_net.ts";
 import { posedPositions } from "../data/rig.ts";
-import { measureFieldFit, movingVertices } from "../training/field_fit.ts";
+import { formatFieldFit, measureFieldFit, movingVertices } from "../training/field_fit.ts";
 import { samplePairs } from "../training/prior_pairs.ts";
-import { posedPoints, sampleSurface } from "../training/rig_sampling.ts";
+import { posedPoints, type RigMesh, sampleSurface } from "../training/rig_sampling.ts";
 import { tinyRig } from "./deform_fixture.ts";
 import { formatShapeFits, measureShapeFits } from "../training/shape_fit.ts";
 import { assertClose, testGpu } from "./helpers.ts";
@@ -194,10 +194,7 @@ Deno.test("field fit: exact field has zero error, the zero field a ratio of one,
   const z0 = new Float32Array([0.5, 0, 0]);
   const C = posedPositions(rig, z0);
   // The exact forward field: F(c_v, z) = p_v(z) - c_v, looked up per vertex from the canonical position.
-  const exact = (pts: Float32Array, z: Float32Array) => {
-    const P = posedPositions(rig, z);
-    return Promise.resolve(pts.map((x, j) => P[3 * index[Math.floor(j / 3)] + (j % 3)] - x));
-  };
+  const exact = (pts: Float32Array, z: Float32Array) => Promise.resolve(exactOffsets(rig, C, pts, z));
   const f = await measureFieldFit(rig, train, held, z0, "forward", exact);
   assert.ok(f.all.errorMm < 1e-4, `exact field error ${f.all.errorMm} mm`);
   assert.equal(f.codes, held.length / D);
@@ -213,6 +210,54 @@ Deno.test("field fit: exact field has zero error, the zero field a ratio of one,
   assert.ok(Math.abs(zero.all.ratio - 1) < 1e-9, `zero field ratio ${zero.all.ratio}`);
   assert.ok(zero.all.zeroMm > 1, `mean motion ${zero.all.zeroMm} mm`);
   assert.ok(C.some((v, i) => v !== rig.positions[i]));
+});
+
+/** F(c_v, z) = p_v(z) - c_v at canonical vertex positions `pts` (each looked up among `C`, the canonical rig). */
+function exactOffsets(rig: RigMesh, C: Float32Array, pts: Float32Array, z: Float32Array): Float32Array {
+  const P = posedPositions(rig, z), V = C.length / 3, out = new Float32Array(pts.length);
+  for (let i = 0; i < pts.length / 3; i++) {
+    let v = 0;
+    while (v < V && ![0, 1, 2].every((c) => C[3 * v + c] === pts[3 * i + c])) v++;
+    if (v === V) throw new Error(`point ${i} is not a rig vertex`);
+    for (let c = 0; c < 3; c++) out[3 * i + c] = P[3 * v + c] - pts[3 * i + c];
+  }
+  return out;
+}
+
+Deno.test("field fit: still vertices near motion, where the exact field is 0 and a leaking one is not", async () => {
+  // About 1 cm between vertices, so some still vertices lie within 1 cm of moving ones.
+  const rig = tinyRig(30, 60);
+  const train = new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const held = new Float32Array([0.7, 0.2, 0.1, 0.1, 0.9, 0.5]);
+  const { index, still } = movingVertices(rig, train);
+  const V = rig.positions.length / 3, P0 = rig.positions, moving = new Set(index);
+  assert.ok(
+    still.length > 0 && still.length + index.length < V,
+    `${still.length} still vertices near motion`,
+  );
+  // Each is still and within 1 cm of a moving vertex (brute force).
+  for (const v of still) {
+    assert.ok(!moving.has(v));
+    const d = Math.min(
+      ...index.map((m) => Math.hypot(...[0, 1, 2].map((c) => P0[3 * m + c] - P0[3 * v + c]))),
+    );
+    assert.ok(d <= 0.01, `still vertex ${v} is ${d} m from motion`);
+  }
+  const z0 = new Float32Array([0.5, 0, 0]);
+  const C = posedPositions(rig, z0);
+  const exact = (pts: Float32Array, z: Float32Array) => Promise.resolve(exactOffsets(rig, C, pts, z));
+  const f = await measureFieldFit(rig, train, held, z0, "forward", exact);
+  assert.equal(f.still?.vertices, still.length);
+  assert.ok(
+    f.still!.errorMm < 1e-4 && f.still!.maxMm < 1e-4,
+    `exact field at still vertices ${f.still!.errorMm}`,
+  );
+  // The exact field plus 0.5 mm along x everywhere: 0.5 mm at every still vertex.
+  const leaky = async (pts: Float32Array, z: Float32Array) =>
+    (await exact(pts, z)).map((d, j) => (j % 3 === 0 ? d + 5e-4 : d));
+  const g = await measureFieldFit(rig, train, held, z0, "forward", leaky);
+  assert.ok(Math.abs(g.still!.errorMm - 0.5) < 1e-3 && Math.abs(g.still!.maxMm - 0.5) < 1e-3);
+  assert.match(formatFieldFit(g), /still vertices within 1 cm: 0\.50 mm \(max 0\.50\)/);
 });
 
 Deno.test("shape fit: per blendshape, the exact field scores 0, the zero field 1, a field missing one shape 1 there", async () => {

@@ -214,6 +214,11 @@ export interface DistillOptions extends PairSampling {
    * (prior_pairs.ts `shapeBalancedWeights`), the rest drawn as without it (default 0).
    */
   focusBalance?: number;
+  /**
+   * Share of the samples drawn on the still surface near motion (prior_pairs.ts `stillNeighbourWeights`), where
+   * F must stay zero beside what moves (default 0).
+   */
+  stillShare?: number;
   /** Output head of F (default "codeBasis"); its canonical code is B's. */
   output?: DeformOutput;
   /**
@@ -268,7 +273,7 @@ export async function distillForward(
   const sampling: PairSampling = {
     ...opts,
     dataset: opts.dataset ?? opts.expressions,
-    cdf: motionFocusCdf(rig, opts.focus, opts.focusPower, opts.focusBalance),
+    cdf: motionFocusCdf(rig, opts.focus, opts.focusPower, opts.focusBalance, opts.stillShare),
     canonicalCode: z0 ? Float32Array.from(z0) : undefined,
   };
   const field = new ForwardField(gpu, {

@@ -12,6 +12,11 @@
  * nothing from there; `neutralRatio` divides by the displacement from the neutral instead, which does not depend
  * on that choice.
  *
+ * Still vertices near motion: those the training codes move by at most MOVING_VERTEX_MM but within
+ * STILL_RADIUS_M (1 cm) of a moving vertex. There the rig moves (almost) nothing, so the zero field is (almost)
+ * right and a smooth field that carries the neighbours' motion over is wrong (the built-in head's eyeball, in
+ * front of a lid that moves inside it): reported as the mean and largest error in millimetres.
+ *
  * Regions: "mouth" is the rig's mouth region (region_metrics.ts `mouthRegion`: the vertices it names, or those
  * moved most by jaw / mouth / lip blendshapes); "eyes" the remaining vertices moved most by a blendshape named
  * like eye / blink / squint / lid; "rest" the others.
@@ -21,6 +26,7 @@ import { Tensor } from "../gpu/tensor.ts";
 import { posedPositions, type Rig } from "../data/rig.ts";
 import { dominantShape, isEyeShape, mouthRegion } from "./region_metrics.ts";
 import type { RigMesh } from "./rig_sampling.ts";
+import { PointGrid } from "./point_grid.ts";
 
 /** A rig mesh, with the names and mouth vertices of a full `Rig` when known. */
 export type FitRig = RigMesh & { blendshapeNames?: string[]; mouthVertices?: Uint32Array };
@@ -34,6 +40,8 @@ function fullRig(m: FitRig): Rig {
 }
 
 export const MOVING_VERTEX_MM = 1;
+/** Radius around the moving vertices within which still vertices are measured and sampled (metres). */
+export const STILL_RADIUS_M = 0.01;
 
 export interface RegionFit {
   /** Moving vertices in the region. */
@@ -48,6 +56,14 @@ export interface RegionFit {
   neutralRatio: number;
 }
 
+/** The error at the still vertices near motion (module comment). */
+export interface StillFit {
+  vertices: number;
+  /** Mean and largest error over (vertex, held-out code), millimetres. */
+  errorMm: number;
+  maxMm: number;
+}
+
 export interface FieldFit {
   all: RegionFit;
   mouth: RegionFit;
@@ -55,13 +71,18 @@ export interface FieldFit {
   rest: RegionFit;
   /** Held-out codes measured. */
   codes: number;
+  /** Still vertices near motion (absent in reports written before it). */
+  still?: StillFit;
 }
 
-/** Moving vertices of the rig under `codes` [T, D] and the region of each. */
+/**
+ * Moving vertices of the rig under `codes` [T, D] and the region of each, and the still vertices within
+ * `STILL_RADIUS_M` of a moving one.
+ */
 export function movingVertices(
   mesh: FitRig,
   codes: Float32Array,
-): { index: Uint32Array; region: Uint8Array } {
+): { index: Uint32Array; region: Uint8Array; still: Uint32Array } {
   const rig = fullRig(mesh);
   const V = rig.positions.length / 3, D = rig.deltas.length, T = codes.length / D;
   const P0 = rig.positions, mx = new Float64Array(V);
@@ -80,7 +101,13 @@ export function movingVertices(
     if (mouth.has(v)) region.push(0);
     else region.push(isEyeShape(rig.blendshapeNames[dominantShape(rig, v).shape] ?? "") ? 1 : 2);
   }
-  return { index: Uint32Array.from(index), region: Uint8Array.from(region) };
+  const grid = new PointGrid(P0, index, STILL_RADIUS_M), still: number[] = [];
+  for (let v = 0; v < V; v++) {
+    if (!(mx[v] > MOVING_VERTEX_MM / 1000) && grid.near(P0[3 * v], P0[3 * v + 1], P0[3 * v + 2])) {
+      still.push(v);
+    }
+  }
+  return { index: Uint32Array.from(index), region: Uint8Array.from(region), still: Uint32Array.from(still) };
 }
 
 /**
@@ -98,14 +125,23 @@ export async function measureFieldFit(
 ): Promise<FieldFit> {
   const rig = fullRig(mesh);
   const D = rig.deltas.length, H = heldOut.length / D;
-  const { index, region } = movingVertices(rig, trainCodes);
+  const { index, region, still } = movingVertices(rig, trainCodes);
   const M = index.length;
   const C = canonicalCode ? posedPositions(rig, canonicalCode) : rig.positions, P0 = rig.positions;
   const acc = Array.from({ length: 4 }, () => ({ n: 0, e: 0, z: 0, zn: 0 }));
+  const stillAcc = { n: 0, e: 0, max: 0 };
   for (let h = 0; h < H; h++) {
     const z = heldOut.slice(h * D, (h + 1) * D);
     const P = posedPositions(rig, z);
-    const { error, zero } = await errorsAt(index, direction === "forward" ? [C, P] : [P, C], z, offsets);
+    const ends: [Float32Array, Float32Array] = direction === "forward" ? [C, P] : [P, C];
+    if (still.length) {
+      for (const e of (await errorsAt(still, ends, z, offsets)).error) {
+        stillAcc.n++;
+        stillAcc.e += e;
+        stillAcc.max = Math.max(stillAcc.max, e);
+      }
+    }
+    const { error, zero } = await errorsAt(index, ends, z, offsets);
     for (let i = 0; i < M; i++) {
       const v = 3 * index[i];
       const zn = Math.hypot(P[v] - P0[v], P[v + 1] - P0[v + 1], P[v + 2] - P0[v + 2]);
@@ -131,6 +167,11 @@ export async function measureFieldFit(
     eyes: fit(acc[2], count(1)),
     rest: fit(acc[3], count(2)),
     codes: H,
+    still: {
+      vertices: still.length,
+      errorMm: stillAcc.n ? (1000 * stillAcc.e) / stillAcc.n : NaN,
+      maxMm: 1000 * stillAcc.max,
+    },
   };
 }
 
@@ -142,7 +183,13 @@ export function formatFieldFit(f: FieldFit): string {
   } of the zero ` +
     `field's ${f.all.zeroMm.toFixed(2)} mm (mouth ${pct(f.mouth.ratio)}, eyes ${pct(f.eyes.ratio)}, rest ${
       pct(f.rest.ratio)
-    })`;
+    })${
+      f.still?.vertices
+        ? `; ${f.still.vertices} still vertices within 1 cm: ${f.still.errorMm.toFixed(2)} mm (max ${
+          f.still.maxMm.toFixed(2)
+        })`
+        : ""
+    }`;
 }
 
 /**

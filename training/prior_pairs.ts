@@ -3,9 +3,10 @@
  * training mixture, posed/canonical point pairs on and near the surface (optionally concentrated on moving
  * geometry), and the relative error statistics the fit reports use.
  */
+import { PointGrid } from "./point_grid.ts";
 import type { Rng } from "../gpu/rng.ts";
 import { headFrame } from "./deform_inputs.ts";
-import { MOVING_VERTEX_MM } from "./field_fit.ts";
+import { MOVING_VERTEX_MM, STILL_RADIUS_M } from "./field_fit.ts";
 import {
   drawTriangle,
   posedPoints,
@@ -158,9 +159,19 @@ function areaTimesMotion(mesh: RigMesh, motion: Float64Array): Float64Array {
  * displacement of its vertices. Static regions (neck, back of the head) have B = 0 and are easy; the moving
  * lips, jaw, lids and brows need the capacity. With power != 1, m_f^power over the triangles with a vertex that
  * moves by more than MOVING_VERTEX_MM (0 elsewhere). With balance > 0, a share focus * balance of all samples
- * is drawn by `shapeBalancedWeights` and the rest as above (each part scaled by 1 - focus * balance).
+ * is drawn by `shapeBalancedWeights` and the rest as above (each part scaled by 1 - focus * balance). With
+ * still > 0, a share `still` of all samples is drawn by `stillNeighbourWeights` and the rest as above.
  */
-export function motionFocusCdf(mesh: RigMesh, focus = 0.5, power = 1, balance = 0): Float64Array {
+export function motionFocusCdf(
+  mesh: RigMesh,
+  focus = 0.5,
+  power = 1,
+  balance = 0,
+  still = 0,
+): Float64Array {
+  if (still > 0) {
+    return mixCdf(motionFocusCdf(mesh, focus, power, balance), stillNeighbourWeights(mesh), still);
+  }
   if (balance > 0) {
     return mixCdf(motionFocusCdf(mesh, focus, power), shapeBalancedWeights(mesh), focus * balance);
   }
@@ -201,6 +212,36 @@ export function shapeBalancedWeights(mesh: RigMesh): Float64Array {
     for (let f = 0; f < out.length; f++) out[f] += own[f] / total;
   }
   if (shapes > 0) { for (let f = 0; f < out.length; f++) out[f] /= shapes; }
+  return out;
+}
+
+/**
+ * Per triangle, its share of the area of the still triangles near motion: those none of whose vertices any
+ * blendshape moves by more than MOVING_VERTEX_MM, with the centroid within `radius` (rig units) of a vertex
+ * that one does; 0 elsewhere. Sums to 1 (all 0 when there is none). These pin a smooth field to zero where the
+ * rig's motion stops: an eyeball in front of a lid that moves inside it, the skull beside a moving jaw.
+ */
+export function stillNeighbourWeights(mesh: RigMesh, radius = STILL_RADIUS_M): Float64Array {
+  const V = mesh.positions.length / 3, P = mesh.positions, I = mesh.indices;
+  const motion = vertexMotion(V, mesh.deltas), moving = MOVING_VERTEX_MM / 1000;
+  const movers: number[] = [];
+  for (let v = 0; v < V; v++) if (motion[v] > moving) movers.push(v);
+  const grid = new PointGrid(P, movers, radius);
+  const area = triangleAreaCdf(mesh), out = new Float64Array(area.length);
+  let total = 0;
+  for (let f = 0; f < out.length; f++) {
+    const a = I[3 * f], b = I[3 * f + 1], c = I[3 * f + 2];
+    if (motion[a] > moving || motion[b] > moving || motion[c] > moving) continue;
+    const near = grid.near(
+      (P[3 * a] + P[3 * b] + P[3 * c]) / 3,
+      (P[3 * a + 1] + P[3 * b + 1] + P[3 * c + 1]) / 3,
+      (P[3 * a + 2] + P[3 * b + 2] + P[3 * c + 2]) / 3,
+    );
+    if (!near) continue;
+    out[f] = area[f] - (f ? area[f - 1] : 0);
+    total += out[f];
+  }
+  if (total > 0) { for (let f = 0; f < out.length; f++) out[f] /= total; }
   return out;
 }
 

@@ -117,6 +117,13 @@ export interface TrainerConfig {
    */
   fieldFocusBalance: number;
   /**
+   * Share of F's distillation samples drawn on the rig's still surface within 1 cm of moving vertices
+   * (prior_pairs.ts `stillNeighbourWeights`): the focus on moving geometry leaves it few samples, so a smooth F
+   * carries motion into what stays (the built-in head's eyeball fronts moved 1.9 mm on average, up to 4.1 mm,
+   * with the lid that moves inside them at eyeBlink 1, where the rig keeps them still).
+   */
+  fieldStillShare: number;
+  /**
    * Close an open lip slit with a dark mouth cavity before B, F and the Gaussians are built from the rig
    * (data/mouth_cavity.ts): a tracked rig has no mouth interior, so without it no Gaussian starts inside the
    * mouth. Rigs with a mouth interior (no open loop around the mouth) are used as they are.
@@ -260,6 +267,7 @@ export function defaultTrainerConfig(): TrainerConfig {
     fieldBasisWeight: 100,
     fieldShell: 0.002,
     fieldFocusBalance: 0.5,
+    fieldStillShare: 0,
     mouthCavity: true,
     fieldCodeInput: false,
     fieldRotation: false,
@@ -346,6 +354,7 @@ const RULES: Record<NumericKey, Rule> = {
   fieldBasisWeight: NUM(0, 1e6),
   fieldShell: NUM(0, 0.1),
   fieldFocusBalance: NUM(0, 1),
+  fieldStillShare: NUM(0, 1),
   fieldLr: NUM(0, 1),
   cycleWeight: NUM(0),
   initialOpacity: NUM(1e-4, 0.9999),

@@ -148,6 +148,7 @@ export async function buildModels(
         basisWeight: config.fieldBasisWeight,
         shell: config.fieldShell * headFrame(rig).diagonal,
         focusBalance: config.fieldFocusBalance,
+        stillShare: config.fieldStillShare,
         codeInput: config.fieldCodeInput,
       });
       if (config.fieldLr > 0 && config.cycleWeight > 0) prior = p.prior;
