@@ -47,7 +47,8 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   "field-still-share": {
     type: "string",
     value: "X",
-    description: "share of F's samples on the still surface within 1 cm of moving vertices (0..1)",
+    description:
+      "share of F's samples on the still surface within 1 cm of moving vertices (0..1; default 0.1)",
   },
   "field-sees-code": {
     type: "boolean",
