@@ -53,7 +53,7 @@ import type {
   TrainerListener,
   TrainSummary,
 } from "./trainer_events.ts";
-import { buildModels, buildTrainingParts } from "./trainer_setup.ts";
+import { buildModels, buildTrainingParts, keepsPrior } from "./trainer_setup.ts";
 import {
   captureTrainState,
   divergenceError,
@@ -168,7 +168,7 @@ export class Trainer {
       }
     }
     const { avatar, field, prior, report } = await buildModels(gpu, inputs, config, emit);
-    if (config.fieldLr > 0 && config.cycleWeight > 0 && field && !prior && config.priorSteps > 0) {
+    if (keepsPrior(config) && field && !prior && config.priorSteps > 0) {
       throw new Error(
         "Trainer: fine-tuning F (fieldLr > 0) with the cycle loss (cycleWeight > 0) needs B, which the resumed " +
           "state does not hold",

@@ -35,19 +35,24 @@ export function uniqueTimesteps(frames: readonly Frame[]): number[] {
   return [...new Set(frames.map((f) => f.timestep))].sort((a, b) => a - b);
 }
 
+/** Whether the trainer keeps B: F is fine-tuned with the cycle loss through it. */
+export function keepsPrior(config: Pick<TrainerConfig, "fieldLr" | "cycleWeight">): boolean {
+  return config.fieldLr > 0 && config.cycleWeight > 0;
+}
+
 /**
- * Whether a distilled F can be handed in (`TrainerInputs.pretrainedField`) instead of fitted: when F stays
- * frozen, or is fine-tuned without the cycle loss (which needs B, not handed in).
+ * Whether a distilled F can be handed in (`TrainerInputs.pretrainedField`) instead of fitted: when no B is
+ * kept (F stays frozen, or is fine-tuned without the cycle loss), since B is not handed in.
  */
 export function reusesField(config: Pick<TrainerConfig, "fieldLr" | "cycleWeight">): boolean {
-  return config.fieldLr === 0 || config.cycleWeight === 0;
+  return !keepsPrior(config);
 }
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
 
-/** The trainer's models; `prior` is kept only when F is fine-tuned with the cycle loss. */
+/** The trainer's models; `prior` is kept only when `keepsPrior`. */
 export interface TrainerModels {
   avatar: Avatar;
   field: ForwardField | null;
@@ -79,7 +84,7 @@ export async function buildModels(
       field = new ForwardField(gpu, r.field.config);
       field.mlp.setParams(r.field.params);
     }
-    if (r.prior && config.fieldLr > 0 && config.cycleWeight > 0) {
+    if (r.prior && keepsPrior(config)) {
       prior = ExpressionPrior.fromParams(gpu, r.prior.config, r.prior.params);
     }
     avatar = avatarFromCloud(gpu, r.avatar.cloud, opts, r.avatar);
@@ -151,7 +156,7 @@ export async function buildModels(
         stillShare: config.fieldStillShare,
         codeInput: config.fieldCodeInput,
       });
-      if (config.fieldLr > 0 && config.cycleWeight > 0) prior = p.prior;
+      if (keepsPrior(config)) prior = p.prior;
       else p.prior.destroy();
       field = d.field;
       const fieldVertices = await measureFieldFit(
